@@ -1,0 +1,172 @@
+"""Command line: ``orthoviz list | run | serve | export``.
+
+User errors (a bad ``--set``, an unknown experiment, a size the resource guard refuses)
+exit 2 with one line on stderr that names the parameter, the value and the allowed
+range; never a traceback. Nothing is written for a refused run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from orthoviz.runtime.errors import ConfigError, NonFiniteError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors: one line, exit 2
+        self.exit(2, f"orthoviz: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="orthoviz", description="The geometry of learning, live.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    ls = sub.add_parser("list", help="experiments, presets and parameters")
+    ls.add_argument("experiment", nargs="?", help="show only this experiment")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    r = sub.add_parser("run", help="run an experiment headless and save the run folder")
+    r.add_argument("experiment")
+    r.add_argument("--preset", default="default")
+    r.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a parameter (repeatable)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    r.add_argument("--out", default="runs", help="root folder of run folders")
+    r.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    s = sub.add_parser("serve", help="serve the dashboards (panel serve apps/*.py)")
+    s.add_argument("apps", nargs="*", help="app names (default: all)")
+    s.add_argument("--port", type=int, default=5006)
+    s.add_argument("--address", default=None)
+    s.add_argument("--num-threads", type=int, default=4)
+    s.add_argument("--show", action=argparse.BooleanOptionalAction, default=False,
+                   help="open a browser")
+    e = sub.add_parser("export", help="figures (HTML, PNG when possible) and CSV of a run")
+    e.add_argument("run_dir")
+    e.add_argument("--to", default=None)
+    return p
+
+
+def _fail(msg: str, code: int = 2) -> int:
+    print(f"orthoviz: {msg}", file=sys.stderr)
+    return code
+
+
+def _build(args) -> Any:
+    from orthoviz.runtime.registry import get_experiment
+
+    cls = get_experiment(args.experiment)
+    overrides = {}
+    for item in args.sets:
+        if "=" not in item:
+            raise ConfigError("--set", item, "KEY=VALUE")
+        k, v = item.split("=", 1)
+        overrides[k.strip()] = v
+    return cls.from_preset(args.preset, **overrides)
+
+
+def cmd_list(args) -> int:
+    from orthoviz.runtime.registry import get_experiment, list_experiments
+
+    names = [args.experiment] if args.experiment else list_experiments()
+    info = []
+    for name in names:
+        cls = get_experiment(name)
+        info.append({"experiment": name, "title": cls.title, "summary": cls.summary,
+                     "presets": list(cls.presets), "parameters": cls.describe()})
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    for e in info:
+        print(f"{e['experiment']}: {e['title']}")
+        print(f"  presets: {', '.join(e['presets'])}")
+        for p in e["parameters"]:
+            print(f"  {p['name']:<20} default {p['default']!s:<12} {p['allowed']}")
+            if p["doc"]:
+                print(f"  {'':<20} {p['doc']}")
+        print()
+    return 0
+
+
+def cmd_run(args) -> int:
+    from orthoviz.runtime.params import to_jsonable
+    from orthoviz.runtime.runner import FINISHED, Runner
+    from orthoviz.runtime.store import RunWriter
+
+    exp = _build(args)
+    stream = exp.run(seed=args.seed, device=args.device)  # validates: raises before writing
+    from orthoviz.runtime.device import resolve_device
+
+    device = resolve_device(args.device)
+    stream.close()
+    writer = RunWriter(exp, args.seed, device, root=args.out)
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=exp.total_steps(), desc=exp.key, file=sys.stderr, unit="step")
+
+    def on_flush(batch):
+        if bar is not None:
+            bar.n = batch[-1].step
+            bar.refresh()
+
+    t0 = time.perf_counter()
+    runner = Runner(exp, args.seed, device, on_flush=on_flush, writer=writer,
+                    flush_interval=0.25)
+    runner.start()
+    try:
+        while not runner.join(0.2):
+            pass
+    except KeyboardInterrupt:
+        runner.stop(wait=True)
+    if bar is not None:
+        bar.close()
+    wall = time.perf_counter() - t0
+    if runner.status != FINISHED:
+        return _fail(f"run {runner.status}: {runner.message} (run folder: {writer.path})", 1)
+    final = runner.final
+    for note in final.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        out = {"experiment": exp.key, "preset": args.preset, "seed": args.seed,
+               "device": device, "config": exp.config(), "final": dict(final.scalars),
+               "notes": list(final.notes), "theory": exp.theory(),
+               "run_dir": str(writer.path), "wall_time_s": wall}
+        print(json.dumps(to_jsonable(out)))
+    else:
+        print(f"finished in {wall:.1f} s; run folder: {writer.path}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from orthoviz.ui.serve import serve_apps
+
+    return serve_apps(args.apps or None, port=args.port, address=args.address,
+                      show=args.show, num_threads=args.num_threads)
+
+
+def cmd_export(args) -> int:
+    from orthoviz.viz.export import export_run
+
+    for path in export_run(args.run_dir, args.to):
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"list": cmd_list, "run": cmd_run, "serve": cmd_serve,
+                "export": cmd_export}[args.command](args)
+    except NonFiniteError as e:
+        return _fail(str(e), 1)
+    except (ConfigError, FileNotFoundError) as e:
+        return _fail(str(e))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

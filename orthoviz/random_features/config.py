@@ -1,0 +1,135 @@
+"""The registered ``random-features`` experiment: parameters, presets, run, theory."""
+
+from __future__ import annotations
+
+import numpy as np
+import param
+
+from orthoviz.random_features import theory as th
+from orthoviz.random_features import train
+from orthoviz.runtime import ConfigError, Experiment, register
+
+_K_SWEEP = [8, 16, 32, 64, 128, 256, 512, 1000]
+_L2_SWEEP = sorted({int(round(x)) for x in np.geomspace(10, 10_000, 31)})
+
+
+@register
+class RandomFeatures(Experiment):
+    """Random-feature ridge regression vs the eigenframework (Simon et al., ICLR 2024)."""
+
+    key = "random-features"
+    title = "Random features: more is better"
+    summary = ("Test risk of random-feature ridge regression against the number of "
+               "features and samples, with the eigenframework's prediction; at the "
+               "optimal ridge more features and more data never hurt.")
+    presets = {
+        "smoke": {"n_modes": 200, "n": 32, "sweep_values": [8, 32, 128], "trials": 2,
+                  "test_size": 200, "theory_points": 12},
+        "default": {},
+        "gaussian_L1": {"n_modes": 2000, "n": 256,
+                        "sweep_values": [16, 64, 128, 256, 512, 1024, 2000],
+                        "ridges": [1e-3, 0.1, 1.0], "trials": 20, "test_size": 1000},
+        "paper_gaussian": {"n_modes": 10_000, "n": 256, "sweep_values": _L2_SWEEP,
+                           "ridges": [float(x) for x in np.logspace(-3, 2, 31)],
+                           "trials": 10, "test_size": 1000},
+        "digits_relu": {"spectrum": "digits", "feature_map": "relu", "noise_var": 0.0,
+                        "n": 256, "sweep_values": [10, 32, 100, 256, 1000, 4000],
+                        "ridges": [1e-3, 1e-2, 1e-1, 1.0], "trials": 8, "test_size": 500},
+    }
+    finite_metrics = ("test_risk", "train_risk")
+    nonfinite_hint = "raise the smallest ridge or move k away from n"
+
+    spectrum = param.Selector(default="powerlaw", objects=["powerlaw", "digits", "cifar10"],
+                              doc="Task eigenstructure: a powerlaw, or a data set's kernel")
+    alpha = param.Number(default=1.5, bounds=(1.0, 8.0), inclusive_bounds=(False, True),
+                         softbounds=(1.05, 4.0), doc="Eigenvalue decay: lambda_i = i^-alpha")
+    beta = param.Number(default=1.5, bounds=(1.0, 17.0), inclusive_bounds=(False, True),
+                        softbounds=(1.05, 4.0), doc="Target decay: v_i^2 = i^-beta")
+    n_modes = param.Integer(default=1000, bounds=(10, 20_000), softbounds=(100, 10_000),
+                            doc="Number of modes P of the powerlaw task")
+    noise_var = param.Number(default=0.5, bounds=(0.0, 100.0), softbounds=(0.0, 2.0),
+                             doc="Label-noise variance sigma^2 (absolute)")
+    noise_rel = param.Number(default=0.0, bounds=(0.0, 1000.0), softbounds=(0.0, 50.0),
+                             doc="Extra noise in units of the ridgeless noiseless KRR risk at n")
+    sweep = param.Selector(default="k", objects=["k", "n"],
+                           doc="Swept axis: number of features k or samples n")
+    sweep_values = param.List(default=_K_SWEEP, item_type=int, bounds=(1, 64),
+                              doc="Values of the swept axis (k or n)")
+    n = param.Integer(default=128, bounds=(2, 20_000), softbounds=(16, 2048),
+                      doc="Training samples n (fixed when sweeping k)")
+    k = param.Integer(default=128, bounds=(1, 20_000), softbounds=(16, 2048),
+                      doc="Random features k (fixed when sweeping n)")
+    ridges = param.List(default=[1e-3, 0.1, 1.0], item_type=float, bounds=(1, 64),
+                        doc="Ridges delta (unnormalised: K + delta I)")
+    trials = param.Integer(default=4, bounds=(1, 500), softbounds=(1, 50),
+                           doc="Independent draws of data and features")
+    test_size = param.Integer(default=500, bounds=(10, 50_000), softbounds=(100, 2000),
+                              doc="Test points per trial")
+    feature_map = param.Selector(default="linear_gaussian",
+                                 objects=["linear_gaussian", "relu"],
+                                 doc="Random features: linear Gaussian or ReLU")
+    population = param.Integer(default=1797, bounds=(100, 50_000), softbounds=(500, 10_000),
+                               doc="Data-set points whose kernel defines the spectrum")
+    data_dir = param.String(default="", doc="Folder holding CIFAR-10 (python release)")
+    theory_points = param.Integer(default=32, bounds=(4, 512), softbounds=(8, 128),
+                                  doc="Points on the dense theory curves")
+
+    # -- protocol --------------------------------------------------------------------
+    def validate(self) -> None:
+        if any(v < 1 for v in self.sweep_values):
+            raise ConfigError("sweep_values", self.sweep_values, "positive integers")
+        if any(r < 0 for r in self.ridges):
+            raise ConfigError("ridges", self.ridges, "non-negative numbers")
+        if self.feature_map == "relu" and self.spectrum == "powerlaw":
+            raise ConfigError("feature_map", "relu", "linear_gaussian for a powerlaw",
+                              "ReLU features need a data set (spectrum=digits)")
+        if self.spectrum != "powerlaw":
+            if self.spectrum == "digits" and self.population > 1797:
+                raise ConfigError("population", self.population, "at most 1797 for digits")
+            n_max = self.n if self.sweep == "k" else max(self.sweep_values)
+            if self.feature_map == "relu" and n_max + self.test_size > self.population:
+                raise ConfigError("test_size", self.test_size,
+                                  f"at most population - n = {self.population - n_max}",
+                                  "train and test points are drawn without replacement")
+            if self.spectrum == "cifar10":
+                from orthoviz.random_features.data import load_cifar10_binary
+
+                load_cifar10_binary(self.data_dir, 1)  # raises a clear ConfigError
+
+    def _sizes(self) -> tuple[int, int, int]:
+        n_max = self.n if self.sweep == "k" else max(self.sweep_values)
+        k_max = self.k if self.sweep == "n" else max(self.sweep_values)
+        return n_max + self.test_size, k_max, self.n_modes
+
+    def total_steps(self) -> int:
+        return self.trials * len(self.sweep_values) + 1
+
+    def estimate_memory(self, device: str) -> tuple[int, str]:
+        rows, k_max, P = self._sizes()
+        P = P if self.spectrum == "powerlaw" else self.population
+        # float64: data (rows x P), weights (P x k_max), features (rows x k_max), SVD
+        need = 8 * (rows * P + P * k_max + 3 * rows * k_max)
+        if self.spectrum != "powerlaw":
+            need += 8 * 4 * self.population**2  # Gram matrix and eigenvectors
+        return need, "sweep_values" if self.sweep == "k" else "n_modes"
+
+    def _task(self):
+        return train.build_task(self)
+
+    def theory(self) -> dict:
+        task = self._task()
+        fixed = self.n if self.sweep == "k" else self.k
+        out = th.sweep_theory(task.spec, task.noise_var, self.sweep, self.sweep_values,
+                              fixed, self.ridges, self.theory_points,
+                              task.population if self.feature_map == "relu" else None)
+        if task.exponents is not None:
+            ex = task.exponents
+            out.update(spectrum_eigenvalues=task.spec.eigenvalues,
+                       spectrum_target=task.spec.target_coeffs_sq,
+                       exponent_ns=ex["ns"].astype(float), kappa_hat=ex["kappa_hat"],
+                       learning_curve=ex["learning_curve"],
+                       exponent_fit_range=np.asarray(ex["fit_range"], dtype=float))
+        return out
+
+    def _run(self, seed: int, device: str):
+        yield from train.run_sweep(self, self.theory(), self._task(), seed, device)

@@ -1,0 +1,184 @@
+"""Spectra and data for random-feature regression (Simon et al., arXiv 2311.14646).
+
+Three kinds of input feed the eigenframework and the experiments:
+
+- :class:`Spectrum`: kernel eigenvalue levels ``lambda_j`` with multiplicities ``m_j``
+  and per-mode target power ``v_j^2`` (the paper's ``lambda_i``, ``v_i``), plus analytic
+  remainders for an infinite powerlaw tail (spec §2.3 step 9).
+- Synthetic Gaussian data for the linear Gaussian RF model (spec §1.2, §4.2):
+  ``x ~ N(0, I_P)``, ``y = sum_i v_i x_i + eps``.
+- Real data that ships offline (scikit-learn's digits) and CIFAR-10 read from a local
+  folder, turned into a finite-population spectrum by eigendecomposing the limiting
+  kernel's Gram matrix (spec §4.3).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.special import zeta
+
+from orthoviz.runtime.errors import ConfigError
+
+#: where the powerlaw tail's log-binned levels end (spec §2.3 step 9)
+TAIL_END = 1e16
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Eigenstructure of a kernel regression task, stored as levels.
+
+    Parameters
+    ----------
+    eigenvalues : ndarray, shape (J,)
+        Level eigenvalues ``lambda_j > 0``, population-normalised (Gram / N).
+    target_coeffs_sq : ndarray, shape (J,)
+        Target power per mode ``v_j^2`` at level ``j`` (summed over outputs).
+    multiplicity : ndarray, shape (J,)
+        Number of modes ``m_j`` at level ``j`` (float; may be huge in a tail bin).
+    tail_z : float
+        ``sum_{i > i_max} lambda_i``: modes beyond the last level add ``tail_z / gamma``
+        to ``z`` (valid because ``lambda_i << gamma`` there).
+    tail_v2 : float
+        ``sum_{i > i_max} v_i^2``: target power no finite problem can learn; it acts as
+        extra noise in the bias.
+    """
+
+    eigenvalues: np.ndarray
+    target_coeffs_sq: np.ndarray
+    multiplicity: np.ndarray
+    tail_z: float = 0.0
+    tail_v2: float = 0.0
+
+    @property
+    def n_modes(self) -> float:
+        """Total number of modes ``P`` (``inf`` with an analytic tail)."""
+        return math.inf if self.tail_z > 0 else float(self.multiplicity.sum())
+
+    @property
+    def target_power(self) -> float:
+        """``sum_i v_i^2``: the risk of predicting zero, less the noise."""
+        return float(self.multiplicity @ self.target_coeffs_sq + self.tail_v2)
+
+
+
+def make_spectrum(eigenvalues, target_coeffs_sq, multiplicity=None) -> Spectrum:
+    """A :class:`Spectrum` from explicit arrays, sorted by decreasing eigenvalue.
+
+    Zero or negative eigenvalues (numerical noise from an eigendecomposition) are
+    dropped; their target power is kept as ``tail_v2`` since no finite ridge learns it.
+    """
+    lam = np.atleast_1d(np.asarray(eigenvalues, dtype=np.float64))
+    v2 = np.broadcast_to(np.asarray(target_coeffs_sq, dtype=np.float64), lam.shape)
+    m = np.ones_like(lam) if multiplicity is None else np.broadcast_to(
+        np.asarray(multiplicity, dtype=np.float64), lam.shape)
+    keep = lam > 0
+    lost = float(m[~keep] @ v2[~keep]) if (~keep).any() else 0.0
+    order = np.argsort(-lam[keep], kind="stable")
+    return Spectrum(lam[keep][order].copy(), v2[keep][order].copy(), m[keep][order].copy(),
+                    0.0, lost)
+
+
+def powerlaw_spectrum(alpha: float, beta: float, n_modes: int, tail: bool = False,
+                      bins_per_decade: int = 100) -> Spectrum:
+    """``lambda_i = i^-alpha``, ``v_i^2 = i^-beta`` for ``i = 1..n_modes`` (spec §1.3).
+
+    With ``tail=True`` the modes ``i > n_modes`` are kept too: log-binned levels with
+    multiplicities out to ``i = 1e16`` (each level carries the bin's mean eigenvalue and
+    mean target power, exact sums from the Hurwitz zeta function) and analytic
+    remainders beyond. Needed for beta near 1, where truncation changes R* by 2x.
+    """
+    i = np.arange(1, n_modes + 1, dtype=np.float64)
+    lam, v2, m = i**-alpha, i**-beta, np.ones_like(i)
+    if not tail:
+        return Spectrum(lam, v2, m)
+    decades = np.log10(TAIL_END / (n_modes + 1))
+    edges = np.unique(np.round(np.logspace(np.log10(n_modes + 1), np.log10(TAIL_END),
+                                           int(decades * bins_per_decade) + 1)))
+    a, b = edges[:-1], edges[1:]  # bin [a, b) holds modes a..b-1
+    mb = b - a
+    lam_b = (zeta(alpha, a) - zeta(alpha, b)) / mb
+    v2_b = (zeta(beta, a) - zeta(beta, b)) / mb
+    return Spectrum(np.concatenate([lam, lam_b]), np.concatenate([v2, v2_b]),
+                    np.concatenate([m, mb]), float(zeta(alpha, edges[-1])),
+                    float(zeta(beta, edges[-1])))
+
+
+# -- synthetic Gaussian data (the linear Gaussian RF model) -----------------------------
+def gaussian_data(spectrum: Spectrum, n_rows: int, noise_var: float, generator, device,
+                  dtype):
+    """Draw ``X`` (n_rows, P) with i.i.d. N(0, 1) entries and ``y = X v + eps``.
+
+    Returns ``(Z, y)`` where ``Z = X Lambda^{1/2}`` (rows are the feature-space inputs
+    whose Gram matrix averages to the kernel) and ``y`` (n_rows,). ``generator`` is a
+    ``torch.Generator`` on ``device``.
+    """
+    lam = torch.as_tensor(np.repeat(spectrum.eigenvalues, spectrum.multiplicity.astype(int)),
+                          dtype=dtype, device=device)
+    v = torch.as_tensor(np.repeat(np.sqrt(spectrum.target_coeffs_sq),
+                                  spectrum.multiplicity.astype(int)), dtype=dtype,
+                        device=device)
+    X = torch.randn(n_rows, lam.numel(), generator=generator, device=device, dtype=dtype)
+    eps = torch.randn(n_rows, generator=generator, device=device, dtype=dtype)
+    y = X @ v + eps * float(np.sqrt(noise_var))
+    return X * lam.sqrt(), y
+
+
+# -- real data --------------------------------------------------------------------------
+def load_digits_binary(max_points: int | None = None):
+    """scikit-learn's 8x8 digits (ships offline): inputs (N, 64) standardised with one
+    global mean and std (as the paper does for CIFAR-10), labels +1 for digits 0-4 and
+    -1 for 5-9."""
+    from sklearn.datasets import load_digits
+
+    X, t = load_digits(return_X_y=True)
+    X = X[:max_points] if max_points else X
+    t = t[:max_points] if max_points else t
+    X = (X - X.mean()) / X.std()
+    return X.astype(np.float64), np.where(t < 5, 1.0, -1.0)
+
+
+CIFAR_POSITIVE = (0, 1, 7, 8, 9)  # airplane, automobile, horse, ship, truck -> +1
+
+
+def load_cifar10_binary(data_dir: str, max_points: int | None = None):
+    """CIFAR-10 training images from ``data_dir`` (the ``cifar-10-batches-py`` folder of
+    the python pickle release, or its parent), flattened and standardised globally,
+    labels binarised as in the paper (spec §4.3). Raises ConfigError when missing."""
+    root = data_dir or ""
+    cands = [os.path.join(root, "cifar-10-batches-py"), root]
+    folder = next((c for c in cands if os.path.isfile(os.path.join(c, "data_batch_1"))),
+                  None)
+    if folder is None:
+        raise ConfigError("data_dir", data_dir,
+                          "a folder holding cifar-10-batches-py/data_batch_1..5",
+                          "CIFAR-10 is not downloaded at run time; place the python "
+                          "release there, or use spectrum=digits")
+    xs, ts = [], []
+    for j in range(1, 6):
+        path = os.path.join(folder, f"data_batch_{j}")
+        if not os.path.isfile(path):
+            break
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="latin1")
+        xs.append(np.asarray(batch["data"], dtype=np.float64))
+        ts.append(np.asarray(batch["labels"]))
+        if max_points and sum(len(t) for t in ts) >= max_points:
+            break
+    X, t = np.concatenate(xs)[:max_points], np.concatenate(ts)[:max_points]
+    X = (X - X.mean()) / X.std()
+    return X, np.where(np.isin(t, CIFAR_POSITIVE), 1.0, -1.0)
+
+
+def load_dataset(name: str, data_dir: str = "", max_points: int | None = None):
+    """``(X, y)`` for ``name`` in {"digits", "cifar10"}."""
+    if name == "digits":
+        return load_digits_binary(max_points)
+    if name == "cifar10":
+        return load_cifar10_binary(data_dir, max_points)
+    raise ConfigError("spectrum", name, "digits or cifar10")

@@ -1,0 +1,41 @@
+"""Errors a user can cause and fix; every consumer shows their message as is."""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """A parameter value is invalid. The message names the parameter, the value and
+    the allowed range."""
+
+    def __init__(self, parameter: str, value, allowed: str, detail: str = ""):
+        self.parameter, self.value, self.allowed = parameter, value, allowed
+        msg = f"invalid value for '{parameter}': {value!r} (allowed: {allowed})"
+        if detail:
+            msg += f"; {detail}"
+        super().__init__(msg)
+
+
+class ResourceError(ConfigError):
+    """A config would not fit in the memory budget; refused before anything runs."""
+
+    def __init__(self, parameter: str, value, needed: int, budget: int, where: str):
+        self.needed, self.budget = needed, budget
+        super().__init__(
+            parameter,
+            value,
+            f"a size that fits in {_gib(budget)} of {where} memory",
+            f"the run needs about {_gib(needed)}; lower '{parameter}' "
+            "(or raise the budget with ORTHOVIZ_MEMORY_BUDGET_GB)",
+        )
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced a non-finite value; the run stops with a suggestion."""
+
+    def __init__(self, metric: str, step: int, hint: str):
+        self.metric, self.step, self.hint = metric, step, hint
+        super().__init__(f"'{metric}' became non-finite at step {step}: {hint}")
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"

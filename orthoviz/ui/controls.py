@@ -1,0 +1,83 @@
+"""Sidebar widgets of the explorer: run buttons, seed/device, progress, status line,
+and the config widgets generated from the experiment's param class."""
+
+from __future__ import annotations
+
+import html
+
+import panel as pn
+import param
+
+from orthoviz.runtime.params import user_parameters
+
+#: status -> Alert colour
+ALERT = {"idle": "secondary", "running": "primary", "stopping": "warning",
+         "stopped": "warning", "finished": "success", "failed": "danger"}
+
+
+def config_widgets(config: param.Parameterized) -> pn.Param:
+    """Widgets for every user parameter of ``config`` (``pn.Param``: bounds become
+    slider ranges, ``doc`` the tooltip). Numeric sliders update on release only
+    (``value_throttled``), so dragging does not restart a run at every pixel."""
+    names = list(user_parameters(config))
+    throttled = {n: {"throttled": True} for n, p in config.param.objects().items()
+                 if n in names and isinstance(p, param.Number)}
+    return pn.Param(config, parameters=names, widgets=throttled, show_name=False,
+                    sort=False, sizing_mode="stretch_width")
+
+
+class RunControls:
+    """Start / Stop / Reset / New seed, seed and device, progress, step and status.
+
+    Pure layout: the explorer wires the buttons and pushes values in.
+    """
+
+    def __init__(self, explorer):
+        self.start = pn.widgets.Button(label="▶ Start", color="primary",
+                                       sizing_mode="stretch_width")
+        self.stop = pn.widgets.Button(label="■ Stop", color="danger", disabled=True,
+                                      sizing_mode="stretch_width")
+        self.reset = pn.widgets.Button(label="↺ Reset (same seed)", color="default",
+                                       sizing_mode="stretch_width",
+                                       description="Clear and run again from step 0 "
+                                       "with the same seed")
+        self.new_seed = pn.widgets.Button(label="⚄ New seed", color="default",
+                                          sizing_mode="stretch_width",
+                                          description="Pick a fresh seed, then reset")
+        self.preset = pn.widgets.Select.from_param(explorer.param.preset, label="Preset",
+                                                   sizing_mode="stretch_width")
+        self.seed = pn.widgets.IntInput.from_param(explorer.param.seed, label="Seed",
+                                                   sizing_mode="stretch_width")
+        self.device = pn.widgets.Select.from_param(explorer.param.device, label="Device",
+                                                   sizing_mode="stretch_width")
+        self.device_used = pn.pane.HTML("", css_classes=["ov-device"], margin=(0, 10))
+        self.progress = pn.indicators.Progress(value=0, max=1000, bar_color="primary",
+                                               sizing_mode="stretch_width", height=14)
+        self.step = pn.pane.HTML("step 0 / ?", css_classes=["ov-step"], margin=(0, 10))
+        self.status = pn.pane.Alert("**idle**", alert_type="secondary",
+                                    css_classes=["ov-status"], sizing_mode="stretch_width")
+
+    def show_progress(self, step: int, total: int, device: str | None) -> None:
+        self.progress.value = int(1000 * min(1.0, step / max(1, total)))
+        self.step.object = f"step {step} / {total}"
+        if device:
+            self.device_used.object = f"running on <b>{html.escape(device)}</b>"
+
+    def show_status(self, status: str, message: str) -> None:
+        text = f"**{status}**"
+        if message and message != status:
+            text += f": {message}"
+        self.status.param.update(object=text, alert_type=ALERT.get(status, "secondary"))
+        running = status in ("running", "stopping")
+        self.start.disabled = running
+        self.stop.disabled = not running
+
+    def panel(self) -> pn.Column:
+        return pn.Column(
+            self.preset,
+            pn.Row(self.start, self.stop, sizing_mode="stretch_width"),
+            pn.Row(self.reset, self.new_seed, sizing_mode="stretch_width"),
+            pn.Row(self.seed, self.device, sizing_mode="stretch_width"),
+            self.device_used, self.progress, self.step, self.status,
+            sizing_mode="stretch_width",
+        )

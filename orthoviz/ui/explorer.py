@@ -1,0 +1,434 @@
+"""The explorer shell: one ``pn.viewable.Viewer`` that any registered experiment plugs into.
+
+Every explorer owns its config, its Runner (one worker thread per run), its streams and
+its widgets; nothing is shared between sessions.
+
+Data path: the Runner hands batches of records to ``on_flush`` on its worker thread at
+most every 0.1 s. The explorer queues their rows and schedules one *draw* on the
+session's event loop (``doc.add_next_tick_callback``, the thread-safe Bokeh entry
+point) unless one is already pending, and at most every ``DRAW_INTERVAL`` seconds. The
+draw sends the queued rows to the Buffers, the state to the Pipes (at most 5 Hz), and
+progress/status, all inside ``pn.io.hold()``. A slow browser or a busy server thus
+coalesces updates instead of queueing them without bound, and Stop stays responsive.
+Outside a server (tests, notebooks) the draw runs at once on the worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+import time
+import weakref
+from pathlib import Path
+
+import panel as pn
+import param
+
+from orthoviz.runtime import ConfigError, Runner, get_experiment
+from orthoviz.runtime.device import DEVICES, resolve_device
+from orthoviz.runtime.params import set_checked, user_parameters
+from orthoviz.runtime.record import Record
+from orthoviz.runtime.store import RunWriter, load_run
+from orthoviz.ui.controls import RunControls, config_widgets
+from orthoviz.ui.files import FilesPanel
+from orthoviz.ui.plots import LiveCurves, LivePane
+from orthoviz.viz.common import ensure_bokeh, figure_layout
+from orthoviz.viz.export import view_state
+from orthoviz.viz.spec import views_for
+
+RESTART_DELAY = 0.5  # s: config edits while running restart the run after this quiet time
+DRAW_INTERVAL = 0.25  # s: at most 4 plot refreshes a second (each costs the server a
+# walk over the document's models; more would starve the event loop)
+
+
+class Explorer(pn.viewable.Viewer):
+    """Live explorer of one experiment.
+
+    Parameters
+    ----------
+    experiment : str or Experiment subclass
+        Registry key (``"neural-collapse"``) or class.
+    preset : str, optional
+        Named preset applied first (default ``"default"``).
+    config : dict, optional
+        Parameter values applied over the preset (validated).
+    seed, device : int, str
+        Seed of the next run; ``"auto" | "cpu" | "cuda"``.
+
+    Methods ``start``, ``stop``, ``reset``, ``new_seed``, ``save_run``, ``open_run``
+    drive it without a browser; ``status``, ``message``, ``runner`` and ``history``
+    describe it.
+    """
+
+    preset = param.Selector(default="default", objects=["default"], doc="Named preset")
+    seed = param.Integer(default=0, bounds=(0, 2**31 - 1), doc="Seed of the run")
+    device = param.Selector(default="auto", objects=list(DEVICES), doc="Device of the run")
+    status = param.String(default="idle", doc="idle, running, stopping, stopped, "
+                          "finished or failed")
+    message = param.String(default="", doc="What happened last, in words")
+    runs_root = param.String(default="runs", doc="Folder of saved runs")
+
+    def __init__(self, experiment, preset: str | None = None, config: dict | None = None,
+                 seed: int = 0, device: str = "auto", runs_root: str = "runs", **params):
+        cls = get_experiment(experiment) if isinstance(experiment, str) else experiment
+        self.experiment_cls = cls
+        super().__init__(seed=seed, device=device, runs_root=runs_root, **params)
+        self.param.preset.objects = list(cls.presets)
+        self.config = cls.from_preset(preset or "default")
+        with param.parameterized.discard_events(self):
+            self.preset = preset or "default"
+        for k, v in (config or {}).items():
+            set_checked(self.config, k, v)
+        self.views = views_for(cls)
+        self.runner: Runner | None = None
+        self._opened: Record | None = None
+        self._records: list[Record] = []  # shown when no runner (an opened run)
+        self._arrays: dict = {}
+        self.run_config, self.run_seed, self.run_device = self.config, seed, device
+        self._restart_timer: threading.Timer | None = None
+        self._lock = threading.RLock()
+        self._pending: list[dict] = []  # rows waiting for the next draw
+        self._pending_final, self._scheduled, self._last_draw = False, False, 0.0
+        self._doc = pn.state.curdoc
+        ensure_bokeh()
+        self._build()
+        self.config.param.watch(self._config_changed, list(user_parameters(cls)))
+        if pn.state.served and self._doc is not None:
+            self._serve_hooks()
+
+    # -- layout -------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.controls = RunControls(self)
+        self.config_panel = config_widgets(self.config)
+        self.files = FilesPanel(self)
+        theory = self._theory(self.config)
+        self.curves = [LiveCurves(c, theory) for c in self.views.curves]
+        self.panes = [LivePane(p) for p in self.views.panes]
+        self.notes = pn.pane.Alert("", alert_type="warning", visible=False,
+                                   sizing_mode="stretch_width")
+        c = self.controls
+        c.start.on_click(lambda e: self.start())
+        c.stop.on_click(lambda e: self.stop())
+        c.reset.on_click(lambda e: self.reset())
+        c.new_seed.on_click(lambda e: self.new_seed())
+        c.step.object = f"step 0 / {self.config.total_steps()}"
+        intro = self.views.intro or f"# {self.experiment_cls.title or self.experiment_cls.key}"
+        self.intro = pn.pane.Markdown(intro, sizing_mode="stretch_width")
+        plots = [x.panel for x in self.curves] + [x.panel for x in self.panes]
+        self.main = pn.Column(self.intro, self.notes,
+                              pn.GridBox(*plots, ncols=2, sizing_mode="stretch_width"),
+                              sizing_mode="stretch_width")
+        runs, files = self.files.panels()
+        self.sidebar = pn.Column(
+            c.panel(),
+            pn.Card(self.config_panel, title="Configuration", sizing_mode="stretch_width"),
+            runs, files, sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return pn.Row(pn.Column(self.sidebar, width=340), self.main,
+                      sizing_mode="stretch_width")
+
+    def template(self, title: str | None = None):
+        """The explorer in a FastListTemplate (for ``panel serve``; not for notebooks)."""
+        title = title or f"orthoviz: {self.experiment_cls.title or self.experiment_cls.key}"
+        return pn.template.FastListTemplate(title=title, sidebar=[self.sidebar],
+                                            main=[self.main], sidebar_width=360)
+
+    def servable(self, title: str | None = None, **kwargs):
+        return self.template(title).servable(title=title, **kwargs)
+
+    def _serve_hooks(self) -> None:
+        ref = weakref.ref(self)
+
+        def destroyed(ctx, ref=ref):
+            me = ref()
+            if me is not None:
+                me.teardown()
+
+        pn.state.on_session_destroyed(destroyed)
+        names = list(user_parameters(self.config))
+        pn.state.location.sync(self, ["seed"], on_error=self._url_error)
+        pn.state.location.sync(self.config, names, on_error=self._url_error)
+
+    def _url_error(self, values: dict) -> None:
+        self._set_status("idle", f"ignored invalid URL values: {values}")
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def history(self) -> list[Record]:
+        """Records of the run on show (live or opened), without arrays."""
+        return self.runner.history if self.runner is not None else self._records
+
+    @property
+    def arrays(self) -> dict:
+        return self.runner.latest_arrays if self.runner is not None else self._arrays
+
+    @property
+    def final(self) -> Record | None:
+        return self.runner.final if self.runner is not None else self._opened
+
+    def _theory(self, config) -> dict:
+        try:
+            return dict(config.theory())
+        except Exception:  # a theory that cannot be evaluated only loses its lines
+            return {}
+
+    def _served_doc(self):
+        """The session's Bokeh document when running under a server, else None."""
+        doc = self._doc
+        return doc if doc is not None and doc.session_context is not None else None
+
+    def _on_loop(self, fn) -> None:
+        """Run ``fn`` on the session's event loop (at once outside a server)."""
+        doc = self._served_doc()
+        if doc is None:
+            fn()
+        else:
+            doc.add_next_tick_callback(fn)
+
+    def _set_status(self, status: str, message: str = "") -> None:
+        self.param.update(status=status, message=message)
+        self.controls.show_status(status, message)
+
+    @param.depends("message", watch=True)
+    def _show_message(self) -> None:
+        self.controls.show_status(self.status, self.message)
+
+    def figures(self):
+        """The current figures as one static hv.Layout (for export)."""
+        return figure_layout(self.views, view_state(self.run_config, self.history, self.arrays))
+
+    # -- control ------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Start a run of the current config and seed; False (and a status message)
+        when the config is refused."""
+        with self._lock:
+            if self.runner is not None and self.runner.alive:
+                return False
+            self._doc = pn.state.curdoc or self._doc
+            try:
+                exp = self.experiment_cls.from_config(self.config.config())  # a snapshot
+                runner = Runner(exp, seed=self.seed, device=self.device, flush_interval=0.1)
+                runner.on_flush = self._flusher(runner)
+                runner.on_done = self._finisher()
+                runner.start()  # validates eagerly: ConfigError / ResourceError here
+                device = resolve_device(self.device)
+            except ConfigError as e:
+                self._set_status("failed", str(e))
+                return False
+            self.runner, self._opened = runner, None
+            self._pending, self._pending_final, self._scheduled = [], False, False
+            self.run_config, self.run_seed, self.run_device = exp, self.seed, device
+            self._clear_plots(self._theory(exp))
+            self.controls.show_progress(0, runner.total, device)
+            self._set_status("running", f"seed {self.seed}")
+            return True
+
+    def stop(self, wait: bool = False, timeout: float = 10.0) -> None:
+        """Stop at the next record; ``wait`` joins the worker thread."""
+        self._cancel_restart()
+        runner = self.runner
+        if runner is not None and runner.alive:
+            runner.stop()
+            self._set_status("stopping", "")
+            if wait:
+                runner.join(timeout)
+
+    def reset(self) -> None:
+        """Clear the plots and, if a run was going, run again from step 0 with the same
+        seed."""
+        was_running = self.runner is not None and self.runner.alive
+        self.stop(wait=True)
+        self.runner, self._records, self._arrays, self._opened = None, [], {}, None
+        self._clear_plots(self._theory(self.config))
+        self.controls.show_progress(0, self.config.total_steps(), None)
+        self._set_status("idle", f"reset (seed {self.seed})")
+        if was_running:
+            self.start()
+
+    def new_seed(self) -> int:
+        """Pick a fresh seed (from the OS, not the global RNG), then reset."""
+        was_running = self.runner is not None and self.runner.alive
+        self.stop(wait=True)
+        self.seed = secrets.randbelow(2**31 - 1)
+        self.reset()
+        if was_running:
+            self.start()
+        return self.seed
+
+    def teardown(self) -> None:
+        """Stop everything this explorer started (the session ended)."""
+        self._cancel_restart()
+        if self.runner is not None:
+            self.runner.stop(wait=True, timeout=5.0)
+
+    def set_config(self, **values) -> bool:
+        """Set config values with validation; a bad value goes to the status line."""
+        try:
+            for k, v in values.items():
+                set_checked(self.config, k, v)
+        except ConfigError as e:
+            self._set_status("failed", str(e))
+            return False
+        return True
+
+    # -- restarts on edits ----------------------------------------------------------------
+    @param.depends("preset", watch=True)
+    def _apply_preset(self) -> None:
+        defaults = {n: p.default for n, p in user_parameters(self.experiment_cls).items()}
+        values = {**defaults, **self.experiment_cls.presets[self.preset]}
+        self.config.param.update(**values)
+
+    @param.depends("seed", "device", watch=True)
+    def _run_identity_changed(self) -> None:
+        self._config_changed()
+
+    def _config_changed(self, *events) -> None:
+        self.controls.step.object = f"step 0 / {self.config.total_steps()}"
+        if self.runner is not None and self.runner.alive:
+            self._cancel_restart()
+            self._restart_timer = threading.Timer(RESTART_DELAY, self._on_loop,
+                                                  args=(self._restart,))
+            self._restart_timer.daemon = True
+            self._restart_timer.start()
+
+    def _cancel_restart(self) -> None:
+        if self._restart_timer is not None:
+            self._restart_timer.cancel()
+            self._restart_timer = None
+
+    def _restart(self) -> None:
+        self._restart_timer = None
+        if self.runner is not None:
+            self.runner.stop(wait=True)
+        self.start()
+
+    # -- streaming ------------------------------------------------------------------------
+    def _flusher(self, runner: Runner):
+        ref = weakref.ref(self)  # the worker thread must not keep a closed session alive
+
+        def on_flush(batch: list[Record], runner=runner) -> None:
+            me = ref()
+            if me is not None:
+                me._queue(runner, [r.row() for r in batch], final=False)
+
+        return on_flush
+
+    def _finisher(self):
+        ref = weakref.ref(self)
+
+        def on_done(runner: Runner) -> None:
+            me = ref()
+            if me is not None:
+                me._queue(runner, [], final=True)
+
+        return on_done
+
+    def _queue(self, runner: Runner, rows: list[dict], final: bool) -> None:
+        """Worker thread: queue rows; schedule a draw unless one is pending or the
+        last one was less than DRAW_INTERVAL ago (the final one always goes)."""
+        with self._lock:
+            if self.runner is not runner:
+                return  # a superseded run
+            self._pending.extend(rows)
+            self._pending_final |= final
+            if self._scheduled or (
+                not final and time.monotonic() - self._last_draw < DRAW_INTERVAL
+            ):
+                return
+            self._scheduled = True
+        self._on_loop(self._draw)
+
+    def _draw(self) -> None:
+        """Event loop: push queued rows, panes, progress (and the ending) to the page."""
+        with self._lock:
+            rows, self._pending = self._pending, []
+            final, self._pending_final = self._pending_final, False
+            self._scheduled, self._last_draw = False, time.monotonic()
+            runner = self.runner
+        if runner is None:
+            return
+        doc = self._served_doc()
+        # freeze: one walk over the document models per draw instead of one per plot
+        with pn.io.hold(doc, freeze=True) if doc is not None else contextlib.nullcontext():
+            for c in self.curves:
+                c.send(rows)
+            self._send_panes(force=final)
+            self.controls.show_progress(runner.step, runner.total, None)
+            if final:
+                self._show_notes(runner.final)
+                self._set_status(runner.status, runner.message)
+
+    def _send_panes(self, force: bool) -> None:
+        if not self.panes:
+            return
+        state = view_state(self.run_config, self.history, self.arrays)
+        for p in self.panes:
+            p.send(state, force=force)
+
+    def _show_notes(self, final: Record | None) -> None:
+        notes = list(final.notes) if final is not None else []
+        self.notes.object = "\n".join(f"- {n}" for n in notes)
+        self.notes.visible = bool(notes)
+
+    def _clear_plots(self, theory: dict) -> None:
+        for c in self.curves:
+            if c.theory != theory:
+                c.set_theory(theory)
+            c.clear()
+        for p in self.panes:
+            p.clear()
+        self._show_notes(None)
+
+    # -- runs on disk ---------------------------------------------------------------------
+    def save_run(self, root: str | Path | None = None) -> Path | None:
+        """Write the run on show to ``root/<experiment>/<time>-<id>/``; returns the path."""
+        records = list(self.history)
+        if not records:
+            self._set_status(self.status, "nothing to save yet: start a run first")
+            return None
+        if self.arrays:
+            last = records[-1]
+            records[-1] = Record(last.step, last.phase, last.scalars, self.arrays, last.notes)
+        runner = self.runner
+        writer = RunWriter(self.run_config, self.run_seed, self.run_device,
+                           root or self.runs_root)
+        writer.append(records)
+        final = self.final
+        status = runner.status if runner is not None else "finished"
+        writer.close(status, runner.message if runner is not None else "", final,
+                     self._theory(self.run_config), runner.wall_time if runner else None)
+        self._set_status(self.status, f"saved to {writer.path}")
+        return writer.path
+
+    def open_run(self, path: str | Path) -> bool:
+        """Show a saved run (curves, panes, notes) without retraining."""
+        try:
+            saved = load_run(path)
+        except (OSError, ValueError, KeyError) as e:
+            self._set_status(self.status, f"cannot open {path}: {e}")
+            return False
+        if saved.experiment.key != self.experiment_cls.key:
+            self._set_status(self.status, f"{path} is a {saved.experiment.key} run")
+            return False
+        self.stop(wait=True)
+        self.runner = None
+        self._records = [Record(r.step, r.phase, r.scalars, None, r.notes)
+                         for r in saved.records]
+        self._arrays, self._opened = dict(saved.arrays), saved.final
+        self.seed = saved.seed
+        values = saved.experiment.param.values()
+        self.config.param.update(**{k: values[k] for k in user_parameters(self.config)})
+        self.run_config, self.run_seed, self.run_device = saved.experiment, saved.seed, \
+            saved.device
+        self._clear_plots(self._theory(saved.experiment))
+        rows = [r.row() for r in self._records]
+        for c in self.curves:
+            c.send(rows)
+        self._send_panes(force=True)
+        self._show_notes(saved.final)
+        step = self._records[-1].step if self._records else 0
+        self.controls.show_progress(step, saved.experiment.total_steps(), saved.device)
+        self._set_status(saved.summary.get("status", "finished"), f"opened {saved.path}")
+        return True

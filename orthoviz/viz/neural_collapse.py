@@ -1,0 +1,151 @@
+"""Views of the neural-collapse experiment (HoloViews; draws, never computes metrics).
+
+The 3-D views use a fixed oblique projection of the 3-D coordinates that the run and
+the theory provide (``means_3d``, ``classifier_3d``), since Bokeh draws in 2-D.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from orthoviz.viz.common import PALETTE, curves_figure
+from orthoviz.viz.spec import Curves, Pane, Views, ViewState
+
+_AZ, _EL = math.radians(35), math.radians(22)
+# rows: screen x and y of the unit vectors e1, e2, e3 (a fixed camera)
+_VIEW = np.array([[math.cos(_AZ), -math.sin(_AZ) * math.sin(_EL)],
+                  [-math.sin(_AZ) * 0.9, -math.cos(_AZ) * math.sin(_EL)],
+                  [0.0, math.cos(_EL)]])
+
+
+def _frame_plot(means: np.ndarray, classifier: np.ndarray, title: str):
+    import holoviews as hv
+
+    K = len(means)
+    # normalise both sets to the same box: means and classifier rows differ in scale
+    m = means / max(float(np.linalg.norm(means, axis=1).max()), 1e-300)
+    c = classifier / max(float(np.linalg.norm(classifier, axis=1).max()), 1e-300)
+    P, Q = m @ _VIEW, c @ _VIEW
+    axes = hv.Segments([(0, 0, *(1.1 * _VIEW[i])) for i in range(3)]).opts(
+        color="#bbbbbb", line_dash="dotted")
+    seg_m = hv.Segments([(0, 0, *p, k) for k, p in enumerate(P)], vdims="class").opts(
+        color="class", cmap=list(PALETTE[:K]), line_width=3)
+    seg_c = hv.Segments([(0, 0, *q, k) for k, q in enumerate(Q)], vdims="class").opts(
+        color="class", cmap=list(PALETTE[:K]), line_width=1.5, line_dash="dashed")
+    pts = hv.Points([(*p, f"mean {k}") for k, p in enumerate(P)], vdims="label").opts(
+        size=9, color="black", tools=["hover"])
+    tips = hv.Points([(*q, f"classifier {k}") for k, q in enumerate(Q)], vdims="label").opts(
+        size=7, marker="triangle", color="gray", tools=["hover"])
+    return (axes * seg_m * seg_c * pts * tips).opts(
+        title=title, xaxis=None, yaxis=None, height=300, responsive=True,
+        xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), data_aspect=1)
+
+
+def geometry_3d(state: ViewState):
+    """Class means (solid) and classifier rows (dashed) of the run beside the theory."""
+    a = state.arrays
+    measured = _frame_plot(np.asarray(a["means_3d"]), np.asarray(a["classifier_3d"]),
+                           "measured")
+    predicted = _frame_plot(np.asarray(state.theory["means_3d"]),
+                            np.asarray(state.theory["classifier_3d"]), "predicted")
+    return (measured + predicted).opts(shared_axes=False)
+
+
+def _gram_image(G: np.ndarray, title: str):
+    import holoviews as hv
+
+    G = np.asarray(G, float)
+    n = max(float(np.linalg.norm(G)), 1e-300)
+    K = len(G)
+    data = [(i, j, G[i, j] / n) for i in range(K) for j in range(K)]
+    return hv.HeatMap(data, ["k", "l"], "G/||G||").opts(
+        title=title, cmap="RdBu_r", clim=(-1, 1), colorbar=True, tools=["hover"],
+        height=260, responsive=True, invert_yaxis=True)
+
+
+def grams(state: ViewState):
+    """Normalised Gram matrices of class means and classifier rows, measured vs theory."""
+    a, t = state.arrays, state.theory
+    return (_gram_image(a["gram_features"], "features: measured")
+            + _gram_image(t["gram_features"], "features: predicted")
+            + _gram_image(a["gram_classifier"], "classifier: measured")
+            + _gram_image(t["gram_classifier"], "classifier: predicted")).cols(2).opts(
+        shared_axes=False)
+
+
+def norms_vs_size(state: ViewState):
+    """Class size n_k against ||w_k||^2 and ||hbar_k||^2: run (points), theory (curve)."""
+    import holoviews as hv
+
+    from orthoviz.neural_collapse.theory import norms_vs_class_size
+
+    cfg, a = state.config, state.arrays
+    sizes = np.asarray(cfg.sizes(), float)
+    grid = np.geomspace(max(1.0, sizes.min() / 4), sizes.max() * 2, 200)
+    curve = norms_vs_class_size(grid, int(sizes.sum()), cfg.depth, cfg.decays(),
+                                cfg.feature_decay)
+    out = []
+    for key, label, color in (("classifier_norm_sq", "||w_k||^2", PALETTE[0]),
+                              ("feature_mean_norm_sq", "||hbar_k||^2", PALETTE[1])):
+        out.append(hv.Curve((grid, curve[key]), "class size n_k", "squared norm",
+                            label=f"{label} theory").opts(color=color))
+        out.append(hv.Scatter((sizes, np.asarray(a[key])), "class size n_k", "squared norm",
+                              label=f"{label} run").opts(color=color, size=9))
+    return hv.Overlay(out).opts(title="minority collapse: norm vs class size", logx=True,
+                                height=300, responsive=True, legend_position="top_left")
+
+
+def per_layer(state: ViewState):
+    """NC1 and NC2 (features) of every layer j, pairing H_j with W_M...W_j."""
+    M = state.config.depth
+    names = ["nc1"] + [f"nc1_layer{j}" for j in range(2, M + 1)]
+    names += ["nc2_features"] + [f"nc2_features_layer{j}" for j in range(2, M + 1)]
+    return curves_figure(state.rows, Curves("NC1 and NC2 per layer", names, logy=True),
+                         state.theory)
+
+
+VIEWS = Views(
+    intro=(
+        "### Neural collapse in deep linear networks\n"
+        "Dang et al., ICML 2023. Free features **H₁** (one column per sample) feed **M** "
+        "linear layers **W₁…W_M**; training minimises "
+        "½N⁻¹‖W_M…W₁H₁ − Y‖² + Σ λ_W/2 ‖W_j‖² + λ_H/2 ‖H₁‖². "
+        "At the optimum the features collapse to their class means (**NC1**), the means and "
+        "classifier rows form a fixed frame (**NC2**) and align with each other (**NC3**). "
+        "The frame is orthogonal for balanced bias-free MSE, an orthogonal frame with "
+        "class-size-dependent lengths for imbalanced data, and a simplex ETF with a bias or "
+        "cross-entropy. Dashed lines are the closed-form predictions."
+    ),
+    curves=[
+        Curves("Objective (dashed: predicted optimum F*)", ["objective"], logy="auto",
+               theory={"objective": "objective"},
+               doc="The regularised objective; it should settle on F* unless training is "
+                   "stuck at the trivial point or a local minimum."),
+        Curves("NC1: within-class variability", ["nc1", "nc1_quotient"], logy=True,
+               doc="tr(Σ_W Σ_B⁺)/K and tr(Σ_W)/tr(Σ_B); both → 0 (the second is slower: "
+                   "feature noise outside the class-mean span decays only through λ_H)."),
+        Curves("NC2: distance to the predicted frame", ["nc2_features", "nc2_classifier"],
+               logy=True, doc="‖G/‖G‖ − T/‖T‖‖ for the class-mean and classifier Grams "
+                              "against the predicted frame T (OF, GOF or ETF)."),
+        Curves("NC3: self-duality", ["nc3"], logy=True,
+               doc="Distance of W·H̄ (normalised) from the predicted logit frame."),
+        Curves("Norms against theory (relative error)",
+               ["norm_rel_error_classifier", "norm_rel_error_features"], logy=True,
+               doc="max_k |measured − predicted| / predicted for ‖w_k‖² and ‖h̄_k‖²."),
+    ],
+    panes=[
+        Pane("Geometry in 3-D", geometry_3d,
+             doc="Class means (solid) and classifier rows (dashed), each set scaled to unit "
+                 "length. K ≤ 3: exact; K ≥ 4: centred vectors (exact for K = 4)."),
+        Pane("Gram matrices: measured vs predicted", grams,
+             doc="H̄ᵀH̄ and WWᵀ normalised; orthogonal frames are diagonal, ETFs have "
+                 "equal negative off-diagonals."),
+        Pane("Minority collapse", norms_vs_size,
+             doc="Small classes get larger feature means and smaller classifier rows; below "
+                 "a critical size they collapse to zero (theory curve)."),
+        Pane("Per layer", per_layer,
+             doc="Layer j pairs the features H_j with the partial product W_M…W_j."),
+    ],
+)

@@ -1,0 +1,98 @@
+"""The run protocol, checked for every registered experiment (scikit-learn's common
+checks idea): a new algorithm package is covered the moment it registers."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+
+from orthoviz.runtime import Experiment, list_experiments
+from orthoviz.runtime.registry import get_experiment
+
+NAMES = list_experiments()
+
+# The smoke preset exists for CI, notebooks and the UI tests: it must finish in a few
+# seconds on a 2-core machine (5 s leaves room for a loaded CI box).
+SMOKE_BUDGET_S = 5.0
+
+
+def _smoke(name: str) -> Experiment:
+    return get_experiment(name).from_preset("smoke")
+
+
+def test_registry_has_the_first_algorithms():
+    assert {"neural-collapse", "random-features"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stream_ends_in_one_final_record_with_finite_scalars(name):
+    t0 = time.perf_counter()
+    records = list(_smoke(name).run(seed=0, device="cpu"))
+    elapsed = time.perf_counter() - t0
+    assert records, "no records"
+    assert records[-1].phase == "final"
+    assert sum(r.phase == "final" for r in records) == 1
+    steps = [r.step for r in records]
+    assert steps == sorted(steps), "steps must be non-decreasing"
+    for r in records:
+        for k, v in r.scalars.items():
+            assert isinstance(v, float) and math.isfinite(v), (r.step, k, v)
+    assert records[-1].step == _smoke(name).total_steps()
+    assert elapsed < SMOKE_BUDGET_S, f"smoke preset took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_deterministic_per_seed(name):
+    a = list(_smoke(name).run(seed=3, device="cpu"))
+    b = list(_smoke(name).run(seed=3, device="cpu"))
+    c = list(_smoke(name).run(seed=4, device="cpu"))
+    assert [r.scalars for r in a] == [r.scalars for r in b]
+    assert [r.scalars for r in a] != [r.scalars for r in c]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_round_trips_through_json(name):
+    cls = get_experiment(name)
+    for preset in cls.presets:
+        exp = cls.from_preset(preset)
+        text = json.dumps(exp.config())
+        again = cls.from_config(json.loads(text))
+        assert again.config() == exp.config(), preset
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_theory_keys_are_run_keys(name):
+    exp = _smoke(name)
+    final = list(exp.run(seed=0, device="cpu"))[-1]
+    theory = exp.theory()
+    arrays = final.arrays or {}
+    for k, v in theory.items():
+        if isinstance(v, np.ndarray) and v.ndim > 0:
+            assert k in arrays, f"theory array {k!r} has no measured counterpart"
+        else:
+            assert k in final.scalars, f"theory scalar {k!r} is not a run metric"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_presets_are_valid_configs(name):
+    cls = get_experiment(name)
+    assert {"smoke", "default"} <= set(cls.presets)
+    for preset in cls.presets:
+        cls.from_preset(preset).validate()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_is_documented_and_bounded(name):
+    import param
+
+    cls = get_experiment(name)
+    for pname, p in cls.param.objects(instance=False).items():
+        if pname == "name":
+            continue
+        assert (p.doc or "").strip(), f"{pname} has no doc"
+        if isinstance(p, param.Number):
+            assert p.bounds is not None and None not in p.bounds, f"{pname} unbounded"
