@@ -122,9 +122,9 @@ class NeuralCollapse(Experiment):
             raise ConfigError("weight_decay", self.weight_decay,
                               "> 0 (with feature_decay > 0): without decay there is no "
                               "finite minimiser to predict")
-        if self.loss == "mse_bias" and len(set(sizes)) > 1:
-            raise ConfigError("loss", self.loss, "mse or ce for imbalanced classes "
-                              "(the bias case is predicted for balanced data only)")
+        if self.loss != "mse" and len(set(sizes)) > 1:
+            raise ConfigError("loss", self.loss, "mse for imbalanced classes (the bias "
+                              "and CE cases are predicted for balanced data only)")
         if self.backbone == "mlp" and self.dataset == "digits" and self.n_classes > 10:
             raise ConfigError("n_classes", self.n_classes, "2..10 for dataset='digits'")
 

@@ -314,3 +314,27 @@ def predicted_geometry(
         "warning": CE_WARNING if loss == "ce" else "",
         "centred": frame == "ETF",
     }
+
+
+def norms_vs_class_size(
+    class_size_grid, n_total: int, depth: int, weight_decay, feature_decay: float
+) -> dict:
+    """Bias-free MSE norms of a class of size n inside a dataset of n_total samples.
+
+    The minority-collapse curve: for each n of the grid, x* solves the scalar problem
+    with beta = kappa / n (spec 2.1), giving ``classifier_norm_sq`` = N lambda_H x^M and
+    ``feature_mean_norm_sq`` = x^M / (N lambda_H (1 + x^M)^2); both are 0 below the
+    critical size. Arrays of the grid's shape.
+    """
+    M = _check_depth(depth)
+    lam_W = _layer_decays(weight_decay, M)
+    N, lam_H = float(n_total), float(feature_decay)
+    lam_bar = float(np.exp(np.mean(np.log(lam_W))))
+    kappa = M * N * lam_bar * (N * lam_H) ** (1.0 / M)
+    grid = np.asarray(class_size_grid, dtype=np.float64)
+    x = np.array([solve_x(kappa / n, M) if n > 0 else 0.0 for n in grid.ravel()])
+    xM = x.reshape(grid.shape) ** M
+    return {
+        "classifier_norm_sq": N * lam_H * xM,
+        "feature_mean_norm_sq": xM / (N * lam_H * (1.0 + xM) ** 2),
+    }

@@ -62,6 +62,16 @@ def _rel_err(measured: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.max(np.abs(measured - predicted) / denom))
 
 
+def _alive(measured_sq: np.ndarray, predicted_sq: np.ndarray) -> np.ndarray:
+    """Classes whose classifier row is not collapsed: above 1e-3 of the predicted scale
+    (so a run shrinking to the trivial point W = 0 counts as collapsed), or relative to
+    the largest measured row when theory predicts total collapse."""
+    scale = float(np.max(predicted_sq))
+    if scale <= 0:
+        return ~ncm.collapsed(np.sqrt(measured_sq))
+    return measured_sq > 1e-3 * scale
+
+
 class _Measure:
     """Computes the record scalars and snapshots from the current parameters."""
 
@@ -97,7 +107,7 @@ class _Measure:
         if bn is not None:
             out["bias_error"] = float(np.max(np.abs(bn - g["bias"])))
         out["balancedness"] = self._balancedness(Hn[0], Ws)
-        alive = ncm.collapsed(np.sqrt(cls_sq)) == 0
+        alive = _alive(cls_sq, g["classifier_norm_sq"])
         out["n_collapsed"] = float(K - alive.sum())
         s = np.linalg.svd(W, compute_uv=False)
         out["rank_classifier"] = float(np.sum(s > 1e-6 * max(s.max(), 1e-300)))

@@ -31,9 +31,15 @@ theory grids of :meth:`RandomFeatures.theory`.
 from orthoviz.random_features.config import RandomFeatures
 from orthoviz.random_features.data import Spectrum, make_spectrum, powerlaw_spectrum
 from orthoviz.random_features.metrics import estimate_exponents
-from orthoviz.random_features.theory import (optimal_fitting_ratio, optimal_ridge,
-                                             powerlaw_test_risk, rf_risk, ridge_from_s,
-                                             spectrum_risk, zero_ridge_threshold)
+from orthoviz.random_features.theory import (
+                                             optimal_fitting_ratio,
+                                             optimal_ridge,
+                                             powerlaw_test_risk,
+                                             rf_risk,
+                                             ridge_from_s,
+                                             spectrum_risk,
+                                             zero_ridge_threshold,
+)
 
 __all__ = [
     "RandomFeatures",

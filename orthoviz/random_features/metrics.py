@@ -84,7 +84,8 @@ def ridgeless_learning_curve(K: np.ndarray, y: np.ndarray, ns, n_test: int, tria
         te = perm[-n_test:]
         for j, n in enumerate(ns):
             tr = perm[:n]
-            a = np.linalg.lstsq(K[np.ix_(tr, tr)] + reg * np.eye(n), y[tr], rcond=None)[0]
+            # solve, not lstsq: SPD after the tiny ridge, and ~10x cheaper
+            a = np.linalg.solve(K[np.ix_(tr, tr)] + reg * np.eye(n), y[tr])
             out[j] += np.mean((y[te] - K[np.ix_(te, tr)] @ a) ** 2) / trials
     return out
 
@@ -98,7 +99,7 @@ def estimate_exponents(K: np.ndarray, y: np.ndarray, n_max: int | None = None,
     """
     N = K.shape[0]
     n_max = min(n_max or N - n_test, N - n_test)
-    ns = np.unique(np.round(np.logspace(1, np.log10(n_max), 16)).astype(int))
+    ns = np.unique(np.round(np.logspace(1, np.log10(n_max), 12)).astype(int))
     lo = int(ns[len(ns) // 2])
     kap = kappa_hat(K, ns)
     curve = ridgeless_learning_curve(K, y, ns, n_test, trials, np.random.default_rng(seed))

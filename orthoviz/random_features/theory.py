@@ -173,7 +173,7 @@ def _ridgeless_gamma(sums: _Sums, r: np.ndarray) -> np.ndarray:
     lo = np.log(cands) - 1.0
     hi = np.log(2 * (float(m @ lam) + spec.tail_z) / ru) + 1.0  # z <= (T1 + tail)/g
     u = _bisect(lambda x: ru - sums(np.exp(x), rows=1)[0], lo, hi)
-    sums.g0_cache.update(zip(ru.tolist(), np.exp(u).tolist()))
+    sums.g0_cache.update(zip(ru.tolist(), np.exp(u).tolist(), strict=True))
     return np.exp(u)[inv]
 
 

@@ -23,8 +23,12 @@ import torch
 
 from orthoviz.random_features import metrics
 from orthoviz.random_features.data import Spectrum, load_dataset, powerlaw_spectrum
-from orthoviz.random_features.model import (arccos_kernel, empirical_spectrum,
-                                            linear_gaussian_features, relu_features)
+from orthoviz.random_features.model import (
+    arccos_kernel,
+    empirical_spectrum,
+    linear_gaussian_features,
+    relu_features,
+)
 from orthoviz.random_features.theory import spectrum_risk
 from orthoviz.runtime.record import Record
 

@@ -39,8 +39,8 @@ def _frame_plot(means: np.ndarray, classifier: np.ndarray, title: str):
     tips = hv.Points([(*q, f"classifier {k}") for k, q in enumerate(Q)], vdims="label").opts(
         size=7, marker="triangle", color="gray", tools=["hover"])
     return (axes * seg_m * seg_c * pts * tips).opts(
-        title=title, xaxis=None, yaxis=None, height=300, responsive=True,
-        xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), data_aspect=1)
+        title=title, xaxis=None, yaxis=None, frame_width=280, frame_height=280,
+        xlim=(-1.3, 1.3), ylim=(-1.3, 1.3))
 
 
 def geometry_3d(state: ViewState):

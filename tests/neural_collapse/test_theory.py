@@ -343,3 +343,15 @@ def test_paper_protocol_e2_matches_prediction(M, lam):
     if lam == 0.02:  # minority collapse: the n=50 classes are gone
         assert geo["survives"].tolist() == [True, True, False, False]
         assert np.all(got["partial_classifier_norm_sq"][:, 2:] < 1e-12)
+
+
+def test_norm_curve_matches_predicted_geometry_at_the_class_sizes():
+    # the viz curve and the per-class prediction come from the same scalar problem
+    from orthoviz.neural_collapse.theory import norms_vs_class_size
+
+    sizes, lam = [200, 100, 50, 50], 0.02
+    g = predicted_geometry(sizes, 1, lam, lam)
+    c = norms_vs_class_size(sizes, sum(sizes), 1, lam, lam)
+    np.testing.assert_allclose(c["classifier_norm_sq"], g["classifier_norm_sq"], rtol=1e-12)
+    np.testing.assert_allclose(c["feature_mean_norm_sq"], g["feature_mean_norm_sq"],
+                               rtol=1e-12)
