@@ -10,10 +10,7 @@ benchmarks/results/random_features.json.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
-import resource
 import sys
 import time
 import tracemalloc
@@ -23,6 +20,9 @@ import torch
 from scipy.optimize import brentq
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from common import peak_gpu_mb, peak_host_mb, report  # noqa: E402
 
 from orthoviz.random_features import RandomFeatures, powerlaw_spectrum, spectrum_risk  # noqa: E402
 from orthoviz.runtime.collect import collect  # noqa: E402
@@ -91,39 +91,21 @@ def bench_experiment(preset, device):
 
 def main():
     rng = np.random.default_rng(0)
-    out = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                       "python": platform.python_version(), "torch": torch.__version__,
-                       "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available()
-                       else None, "loadavg": os.getloadavg()}}
-    out["theory_grid"] = bench_theory(rng)
-    out["l1_cpu"] = bench_experiment("gaussian_L1", "cpu")
+    th = bench_theory(rng)
+    rows = [{"case": "theory 64x64x31 grid, 1e4 modes (cpu)", "seconds": th["vectorised_s"],
+             "baseline_s": th["baseline_s_extrapolated"], "ratio": th["speedup"],
+             "max_rel_diff": th["max_rel_diff_vs_baseline"]}]
+    runs = [bench_experiment("gaussian_L1", "cpu")]
     if torch.cuda.is_available():
-        out["l2_cuda"] = bench_experiment("paper_gaussian", "cuda")
-    out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    th = out["theory_grid"]
-    print(f"machine: {out['machine']['platform']}, {out['machine']['cpus']} CPUs, "
-          f"torch {torch.__version__}, load {out['machine']['loadavg'][0]:.1f}")
-    print(f"{'item':44s} {'value':>14s}")
-    rows = [("theory 64x64x31 grid, 1e4 modes: vectorised", f"{th['vectorised_s']:.3f} s"),
-            ("  scalar brentq per point (extrapolated)",
-             f"{th['baseline_s_extrapolated']:.1f} s"),
-            ("  speedup", f"{th['speedup']:.0f}x"),
-            ("  max rel. diff vs baseline", f"{th['max_rel_diff_vs_baseline']:.1e}")]
-    for key in ("l1_cpu", "l2_cuda"):
-        if key in out:
-            e = out[key]
-            rows += [(f"{e['preset']} on {e['device']}: wall", f"{e['wall_s']:.1f} s"),
-                     ("  theory rel. error median / max",
-                      f"{e['theory_rel_error_median']:.3f}/{e['theory_rel_error_max']:.3f}"),
-                     ("  python peak (tracemalloc)", f"{e['python_peak_mb']:.0f} MB")]
-    rows.append(("process max RSS", f"{out['max_rss_mb']:.0f} MB"))
-    for a, b in rows:
-        print(f"{a:44s} {b:>14s}")
-    path = os.path.join(os.path.dirname(__file__), "results", "random_features.json")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(out, f, indent=2)
-    print("wrote", path)
+        runs.append(bench_experiment("paper_gaussian", "cuda"))
+    for e in runs:
+        rows.append({"case": f"{e['preset']} experiment ({e['device']})", "seconds": e["wall_s"],
+                     "theory_err_median": e["theory_rel_error_median"],
+                     "theory_err_max": e["theory_rel_error_max"],
+                     "python_peak_mb": e["python_peak_mb"]})
+    report("random_features", rows, {"theory_grid": th, "experiments": runs,
+                                     "loadavg": os.getloadavg(),
+                                     "peak_host_mb": peak_host_mb(), "peak_gpu_mb": peak_gpu_mb()})
 
 
 if __name__ == "__main__":
