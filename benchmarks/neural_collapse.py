@@ -26,8 +26,8 @@ from common import peak_gpu_mb, peak_host_mb, report  # noqa: E402
 from orthoviz.neural_collapse import NeuralCollapse
 from orthoviz.neural_collapse.data import labels_for
 from orthoviz.neural_collapse.model import DeepLinearHead
-from orthoviz.neural_collapse.train import _small_problem_threads
 from orthoviz.runtime.device import torch_dtype
+from orthoviz.runtime.threads import limit_threads
 
 
 def bare_loop(exp: NeuralCollapse, seed: int, device: str, same_threads: bool = True
@@ -38,7 +38,7 @@ def bare_loop(exp: NeuralCollapse, seed: int, device: str, same_threads: bool = 
     torch's default thread count is used, to show what that policy is worth."""
     if same_threads:
         n = sum(exp.sizes()) * exp.feature_dim * exp.depth
-        with _small_problem_threads(n, device):
+        with limit_threads(n, device):
             return bare_loop(exp, seed, device, same_threads=False)
     import numpy as np
 

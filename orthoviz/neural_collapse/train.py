@@ -10,13 +10,11 @@ measured (float64, on the host) and compared with the closed-form prediction.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from threadpoolctl import threadpool_limits
 
 from orthoviz.neural_collapse import metrics as ncm
 from orthoviz.neural_collapse.data import gaussian_mixture, labels_for, load_dataset, subsample
@@ -29,6 +27,7 @@ from orthoviz.neural_collapse.model import (
 from orthoviz.neural_collapse.snapshot import project_3d
 from orthoviz.runtime.device import torch_dtype
 from orthoviz.runtime.record import FINAL, Record
+from orthoviz.runtime.threads import limit_threads
 
 LAYER_METRICS = ("nc1", "nc2_features", "nc2_classifier", "nc3")
 
@@ -137,27 +136,10 @@ class _Measure:
         return {**arrays, "means_3d": m3, "classifier_3d": c3}
 
 
-@contextmanager
-def _small_problem_threads(n_elements: int, device: str):
-    """One intra-op thread for small CPU problems: at N*d ~ 1e4-1e5 the steps are a few
-    microsecond-scale matmuls and two threads were measured 2-35x slower (spec 6.9).
-    torch's thread count is process-wide, so it is restored when the run ends."""
-    if device != "cpu" or n_elements > 2_000_000:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train(exp, seed: int, device: str) -> Iterator[Record]:
     """Yield records while training ``exp`` (a NeuralCollapse config) from ``seed``."""
     N = sum(exp.sizes())
-    with _small_problem_threads(N * exp.feature_dim * exp.depth, device):
+    with limit_threads(N * exp.feature_dim * exp.depth, device):
         yield from _train(exp, seed, device)
 
 

@@ -374,8 +374,7 @@ class Explorer(pn.viewable.Viewer):
 
     def _clear_plots(self, theory: dict) -> None:
         for c in self.curves:
-            if c.theory != theory:
-                c.set_theory(theory)
+            c.set_theory(theory)
             c.clear()
         for p in self.panes:
             p.clear()

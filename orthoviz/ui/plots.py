@@ -19,6 +19,7 @@ from orthoviz.viz.common import (
     is_placeholder,
     placeholder,
     theory_lines,
+    theory_values,
     wants_log,
 )
 from orthoviz.viz.spec import Curves, Pane, ViewState
@@ -76,9 +77,11 @@ class LiveCurves:
                             height=CURVE_HEIGHT))
 
     def set_theory(self, theory: dict) -> None:
-        """New theory values (the config changed): rebuild the plot."""
+        """New theory (the config changed): rebuild the plot if its lines moved."""
+        old = theory_values(self.curves, self.theory)
         self.theory = dict(theory or {})
-        self.pane.object = self._dmap()
+        if theory_values(self.curves, self.theory) != old:
+            self.pane.object = self._dmap()
 
     def clear(self) -> None:
         self.buffer.clear()
