@@ -13,16 +13,16 @@ Usage: python benchmarks/neural_collapse.py [--steps N] [--repeats R]
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-import os
-import sys
-
 sys.path.insert(0, os.path.dirname(__file__))
 from common import peak_gpu_mb, peak_host_mb, report  # noqa: E402
+
 from orthoviz.neural_collapse import NeuralCollapse
 from orthoviz.neural_collapse.data import labels_for
 from orthoviz.neural_collapse.model import DeepLinearHead

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import param
 
-from orthoviz.runtime import ConfigError, Experiment, Record, register
 from orthoviz.neural_collapse.data import DATASETS, make_class_sizes
+from orthoviz.runtime import ConfigError, Experiment, Record, register
 
 _E = dict(n_classes=4, feature_dim=64, weight_decay=5e-4, feature_decay=5e-4,
           optimizer="sgd", lr=0.1, momentum=0.9, init_std=0.1, backbone="ufm",
@@ -40,8 +40,9 @@ class NeuralCollapse(Experiment):
                                       doc="n, samples of the largest class")
     imbalance_ratio = param.Number(1.0, bounds=(1.0, 1000.0), softbounds=(1.0, 20.0),
                                    doc="largest / smallest class size (1 = balanced)")
-    imbalance_profile = param.Selector(default="step", objects=["step", "exponential"],
-                                       doc="step: second half of the classes small; exponential: geometric decay")
+    imbalance_profile = param.Selector(
+        default="step", objects=["step", "exponential"],
+        doc="step: second half of the classes small; exponential: geometric decay")
     class_sizes = param.List(default=[], item_type=int, bounds=(0, 1000),
                              doc="explicit per-class sizes n_k (overrides the three above)")
     feature_dim = param.Integer(64, bounds=(1, 8192), softbounds=(4, 256),
@@ -52,8 +53,9 @@ class NeuralCollapse(Experiment):
                           doc="mse (bias-free), mse_bias (unregularised last-layer bias) or ce")
     weight_decay = param.Number(5e-4, bounds=(0.0, 1.0), softbounds=(1e-5, 0.05),
                                 doc="lambda_W, weight decay of every head layer")
-    layer_decays = param.List(default=[], item_type=float, bounds=(0, 12),
-                              doc="per-layer lambda_W1..lambda_WM (overrides weight_decay; length = depth)")
+    layer_decays = param.List(
+        default=[], item_type=float, bounds=(0, 12),
+        doc="per-layer lambda_W1..lambda_WM (overrides weight_decay; length = depth)")
     feature_decay = param.Number(5e-4, bounds=(0.0, 1.0), softbounds=(1e-5, 0.05),
                                  doc="lambda_H, decay of the features H_1")
     optimizer = param.Selector(default="sgd", objects=["sgd", "adam"], doc="full-batch optimiser")

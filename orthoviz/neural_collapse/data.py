@@ -59,7 +59,9 @@ def gaussian_mixture(
     return X, y
 
 
-def subsample(X: np.ndarray, y: np.ndarray, class_sizes: list[int], rng) -> tuple[np.ndarray, np.ndarray]:
+def subsample(
+    X: np.ndarray, y: np.ndarray, class_sizes: list[int], rng
+) -> tuple[np.ndarray, np.ndarray]:
     """Take class_sizes[k] random samples of class k (error if a class has fewer)."""
     idx = []
     for k, n_k in enumerate(class_sizes):

@@ -17,7 +17,12 @@ import torch
 import torch.nn.functional as F
 
 from orthoviz.neural_collapse import metrics as ncm
-from orthoviz.neural_collapse.data import gaussian_mixture, labels_for, load_dataset, subsample
+from orthoviz.neural_collapse.data import (
+    gaussian_mixture,
+    labels_for,
+    load_dataset,
+    subsample,
+)
 from orthoviz.neural_collapse.model import (
     DeepLinearHead,
     MLPBackbone,
@@ -30,6 +35,7 @@ from orthoviz.runtime.record import FINAL, Record
 from orthoviz.runtime.threads import limit_threads
 
 LAYER_METRICS = ("nc1", "nc2_features", "nc2_classifier", "nc3")
+DIVERGED = 1e100  # an objective above this counts as diverged (metrics would overflow)
 
 
 def _inputs(exp, sizes: list[int], rng: np.random.Generator):
@@ -99,17 +105,19 @@ class _Measure:
         out["norm_rel_error_classifier"] = _rel_err(cls_sq, g["classifier_norm_sq"])
         out["norm_rel_error_features"] = _rel_err(feat_sq, g["feature_mean_norm_sq"])
         G_H, G_W = means @ means.T, W @ W.T
-        out["gram_rel_error_features"] = float(
-            np.linalg.norm(G_H - g["gram_features"]) / max(np.linalg.norm(g["gram_features"]), 1e-300))
-        out["gram_rel_error_classifier"] = float(
-            np.linalg.norm(G_W - g["gram_classifier"]) / max(np.linalg.norm(g["gram_classifier"]), 1e-300))
+        for name, G in (("features", G_H), ("classifier", G_W)):
+            T = g[f"gram_{name}"]
+            out[f"gram_rel_error_{name}"] = float(
+                np.linalg.norm(G - T) / max(np.linalg.norm(T), 1e-300))
         if bn is not None:
             out["bias_error"] = float(np.max(np.abs(bn - g["bias"])))
         out["balancedness"] = self._balancedness(Hn[0], Ws)
         alive = _alive(cls_sq, g["classifier_norm_sq"])
         out["n_collapsed"] = float(K - alive.sum())
         s = np.linalg.svd(W, compute_uv=False)
-        out["rank_classifier"] = float(np.sum(s > 1e-6 * max(s.max(), 1e-300)))
+        # numerical rank: singular values above 1e-3 of the largest (a converged ETF has
+        # K-1; the residual of the K-th mode is ~ the NC2 error, 1e-6 or less)
+        out["rank_classifier"] = float(np.sum(s > 1e-3 * max(s.max(), 1e-300)))
         arrays = {"classifier_norm_sq": cls_sq, "feature_mean_norm_sq": feat_sq,
                   "survives": alive.astype(float), "gram_features": G_H, "gram_classifier": G_W}
         return out, arrays
@@ -183,6 +191,8 @@ def _train(exp, seed: int, device: str) -> Iterator[Record]:
     def record(step: int, phase: str) -> Record:
         with torch.no_grad():
             f, data, H, Z = objective()
+            if not abs(float(f)) < DIVERGED:  # NaN, inf or on its way: the guard stops the run
+                return Record(step, phase, {"loss": float("inf")})
             sc, arrays = measure.scalars(H, head.weights, head.bias, Z, float(data), float(f))
             snap = phase == FINAL or step % exp.snapshot_every == 0
             arrays = measure.snapshot(H, head.weights, arrays) if snap else None

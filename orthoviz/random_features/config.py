@@ -7,8 +7,8 @@ import param
 
 from orthoviz.random_features import theory as th
 from orthoviz.random_features import train
-from orthoviz.runtime.threads import limit_threads
 from orthoviz.runtime import ConfigError, Experiment, register
+from orthoviz.runtime.threads import limit_threads
 
 _K_SWEEP = [8, 16, 32, 64, 128, 256, 512, 1000]
 _L2_SWEEP = sorted({int(round(x)) for x in np.geomspace(10, 10_000, 31)})

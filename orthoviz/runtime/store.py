@@ -188,8 +188,8 @@ def load_run(path: str | os.PathLike) -> SavedRun:
     if (path / "arrays.npz").exists():
         with np.load(path / "arrays.npz") as z:
             arrays = {k: z[k] for k in z.files if k != "step"}
-    summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
-    env = json.loads((path / "env.json").read_text()) if (path / "env.json").exists() else {}
+    summary, env = (json.loads((path / f).read_text()) if (path / f).exists() else {}
+                    for f in ("summary.json", "env.json"))
     if records and records[-1].is_final:
         last = records[-1]
         records[-1] = Record(last.step, last.phase, last.scalars, arrays or None,

@@ -16,13 +16,27 @@ ALERT = {"idle": "secondary", "running": "primary", "stopping": "warning",
 
 
 def config_widgets(config: param.Parameterized) -> pn.Param:
-    """Widgets for every user parameter of ``config`` (``pn.Param``: bounds become
-    slider ranges, ``doc`` the tooltip). Numeric sliders update on release only
-    (``value_throttled``), so dragging does not restart a run at every pixel."""
+    """Widgets for every user parameter of ``config`` (``pn.Param``: softbounds give
+    the slider range, hard bounds the limits of the typed value, ``doc`` the tooltip).
+
+    Numbers get an *editable* slider (a text box beside it accepts e.g. ``5e-4``) that
+    updates on release only (``value_throttled``), so dragging does not restart a run
+    at every pixel.
+    """
     names = list(user_parameters(config))
-    throttled = {n: {"throttled": True} for n, p in config.param.objects().items()
-                 if n in names and isinstance(p, param.Number)}
-    return pn.Param(config, parameters=names, widgets=throttled, show_name=False,
+    widgets = {}
+    for n in names:
+        p = config.param[n]
+        if isinstance(p, param.Integer):
+            widgets[n] = {"type": pn.widgets.EditableIntSlider, "throttled": True}
+        elif isinstance(p, param.Number):
+            lo, hi = p.get_soft_bounds()
+            spec = {"type": pn.widgets.EditableFloatSlider, "throttled": True,
+                    "format": "0[.]000[00]"}
+            if lo is not None and hi is not None and hi > lo:
+                spec["step"] = float(f"{(hi - lo) / 200:.2g}")
+            widgets[n] = spec
+    return pn.Param(config, parameters=names, widgets=widgets, show_name=False,
                     sort=False, sizing_mode="stretch_width")
 
 

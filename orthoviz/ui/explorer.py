@@ -90,6 +90,7 @@ class Explorer(pn.viewable.Viewer):
         self._lock = threading.RLock()
         self._pending: list[dict] = []  # rows waiting for the next draw
         self._pending_final, self._scheduled, self._last_draw = False, False, 0.0
+        self._draw_cost = 0.0  # seconds the last draw took on the event loop
         self._doc = pn.state.curdoc
         ensure_bokeh()
         self._build()
@@ -333,8 +334,10 @@ class Explorer(pn.viewable.Viewer):
                 return  # a superseded run
             self._pending.extend(rows)
             self._pending_final |= final
+            # adaptive pacing: the loop spends at most about a third of its time drawing
+            interval = max(DRAW_INTERVAL, 2.0 * self._draw_cost)
             if self._scheduled or (
-                not final and time.monotonic() - self._last_draw < DRAW_INTERVAL
+                not final and time.monotonic() - self._last_draw < interval
             ):
                 return
             self._scheduled = True
@@ -342,13 +345,20 @@ class Explorer(pn.viewable.Viewer):
 
     def _draw(self) -> None:
         """Event loop: push queued rows, panes, progress (and the ending) to the page."""
+        t0 = time.monotonic()
         with self._lock:
             rows, self._pending = self._pending, []
             final, self._pending_final = self._pending_final, False
-            self._scheduled, self._last_draw = False, time.monotonic()
             runner = self.runner
-        if runner is None:
-            return
+        try:
+            if runner is not None:
+                self._draw_now(runner, rows, final)
+        finally:
+            with self._lock:
+                t1 = time.monotonic()
+                self._scheduled, self._last_draw, self._draw_cost = False, t1, t1 - t0
+
+    def _draw_now(self, runner: Runner, rows: list[dict], final: bool) -> None:
         doc = self._served_doc()
         # freeze: one walk over the document models per draw instead of one per plot
         with pn.io.hold(doc, freeze=True) if doc is not None else contextlib.nullcontext():
@@ -364,8 +374,13 @@ class Explorer(pn.viewable.Viewer):
         if not self.panes:
             return
         state = view_state(self.run_config, self.history, self.arrays)
+        attached = False
         for p in self.panes:
-            p.send(state, force=force)
+            if not p.live and attached and not force:
+                continue  # creating a plot is costly: one new pane per draw
+            was_live = p.live
+            if p.send(state, force=force) and not was_live:
+                attached = True
 
     def _show_notes(self, final: Record | None) -> None:
         notes = list(final.notes) if final is not None else []

@@ -106,14 +106,18 @@ class LiveCurves:
 
 
 class LivePane:
-    """One algorithm pane fed by an ``hv.streams.Pipe`` carrying a :class:`ViewState`,
-    refreshed at most ``max_hz`` times a second (the last state is always shown)."""
+    """One algorithm pane fed by an ``hv.streams.Pipe`` carrying a :class:`ViewState`.
 
-    def __init__(self, pane: Pane, max_hz: float = 5.0):
+    The first drawable state fixes the pane's shape: an element or overlay becomes one
+    DynamicMap; a Layout becomes one DynamicMap per item, all on the same Pipe and one
+    cached build per state. Later states only update data (no new Bokeh models), at
+    most ``max_hz`` times a second and only when the rows or arrays changed.
+    """
+
+    def __init__(self, pane: Pane, max_hz: float = 1.0):
         self.spec, self.min_interval = pane, 1.0 / max_hz
         self.pipe = hv.streams.Pipe(data=None)
-        self._last_sent = 0.0
-        self._static = False  # a builder returning a Layout cannot live in a DynamicMap
+        self._last_sent, self._signature, self._live = 0.0, None, False
         self.pane = pn.pane.HoloViews(placeholder("press Start", pane.title),
                                       sizing_mode="stretch_width", min_height=CURVE_HEIGHT)
         items = [self.pane]
@@ -121,47 +125,68 @@ class LivePane:
             items.append(pn.pane.Markdown(pane.doc, sizing_mode="stretch_width",
                                           styles={"font-size": "0.9em", "color": "#555"}))
         self.panel = pn.Column(*items, sizing_mode="stretch_width")
-        self._live = False
 
     def _attach(self, state: ViewState) -> None:
         first = build_pane(self.spec, state)
         if is_placeholder(first):
             self.pane.object = first  # nothing drawable yet: try again with the next state
             return
-        if isinstance(first, hv.Layout | hv.NdLayout | hv.GridSpace):
-            self._static = True
-            self.pane.object = first
-            return
-        spec, last = self.spec, {"el": first}
+        spec = self.spec
+        layout = isinstance(first, hv.Layout)
+        items = list(first) if layout else [first]
+        cache = {"state": state, "obj": first}
 
-        def render(data, spec=spec, last=last):
-            if data is None:
-                return last["el"]
-            el = build_pane(spec, data)
-            if is_placeholder(el) or type(el) is not type(last["el"]):
-                return last["el"]  # keep the previous view when a state cannot be drawn
-            last["el"] = el
-            return el
+        def build(data):
+            # one build per state, shared by the DynamicMaps of a Layout's items
+            if data is not None and data is not cache["state"]:
+                obj = build_pane(spec, data)
+                n = len(list(obj)) if isinstance(obj, hv.Layout) else 1
+                if not is_placeholder(obj) and isinstance(obj, hv.Layout) == layout \
+                        and n == len(items):
+                    cache["obj"] = obj
+                cache["state"] = data
+            return list(cache["obj"]) if layout else [cache["obj"]]
+
+        def item(i):
+            # plain closures (no bound methods): see holoviz/holoviews #6934
+            def render(data, i=i):
+                el = build(data)[i]
+                return el if type(el) is type(items[i]) else items[i]
+
+            return hv.DynamicMap(render, streams=[self.pipe]).opts(framewise=True)
 
         self.pipe = hv.streams.Pipe(data=state)
-        self.pane.object = hv.DynamicMap(render, streams=[self.pipe]).opts(framewise=True)
+        dmaps = [item(i) for i in range(len(items))]
+        if layout:
+            cols = getattr(first, "_max_cols", None) or len(items)
+            obj = hv.Layout(dmaps).cols(cols).opts(shared_axes=False)
+        else:
+            obj = dmaps[0]
+        self.pane.object = obj
         self._live = True
 
+    @property
+    def live(self) -> bool:
+        """True once the pane shows a DynamicMap (later states only update data)."""
+        return self._live
+
     def send(self, state: ViewState, force: bool = False) -> bool:
-        """Push a state unless one was pushed less than 1/max_hz seconds ago."""
+        """Push a state if the data changed and the last push is 1/max_hz s old."""
         now = time.monotonic()
-        if not force and now - self._last_sent < self.min_interval:
+        signature = (len(state.rows), id(state.arrays.get(next(iter(state.arrays), None)))
+                     if state.arrays else None, state.final is not None)
+        if signature == self._signature or (
+            not force and now - self._last_sent < self.min_interval
+        ):
             return False
-        self._last_sent = now
-        if self._static:
-            self.pane.object = build_pane(self.spec, state)
-        elif not self._live:
+        self._last_sent, self._signature = now, signature
+        if not self._live:
             self._attach(state)
         else:
             self.pipe.send(state)
         return True
 
     def clear(self) -> None:
-        self._live, self._static, self._last_sent = False, False, 0.0
+        self._live, self._last_sent, self._signature = False, 0.0, None
         self.pipe = hv.streams.Pipe(data=None)
         self.pane.object = placeholder("press Start", self.spec.title)

@@ -157,3 +157,22 @@ def test_paper_settings_reach_theory(preset, depth):
     """The paper's E1/E2: K=4, d=64, lambda=5e-4, SGD lr 0.1 momentum 0.9, 30k steps."""
     exp = NeuralCollapse.from_preset(preset, depth=depth, record_every=5000)
     assert_converged_to_theory(final(exp), exp)
+
+
+def test_ce_shallow_head_reaches_the_etf():
+    exp = NeuralCollapse(class_sizes=[25] * 4, depth=1, loss="ce", **FAST)
+    rec = final(exp)
+    # CE converges more slowly than MSE along the margin direction: after 5k steps the
+    # objective gap is ~1e-10 and the frame distances ~3e-6 (measured): 1e-5 leaves margin
+    assert rec.scalars["nc2_features"] < 1e-5 and rec.scalars["nc2_classifier"] < 1e-5
+    assert rec.scalars["at_optimum"] == 1.0
+    assert rec.scalars["rank_classifier"] == 3.0  # a simplex ETF of K=4 has rank K-1
+
+
+def test_ce_deeper_head_finds_a_lower_rank_solution_and_says_so():
+    # spec 2.4 / Garrod & Keating: below the ETF objective with a rank-2 classifier
+    exp = NeuralCollapse(class_sizes=[25] * 4, depth=3, loss="ce", **FAST)
+    rec = final(exp)
+    assert rec.scalars["objective_gap"] < -1e-3
+    assert rec.scalars["rank_classifier"] < 3
+    assert any("lower-rank" in n for n in rec.notes)

@@ -1,0 +1,54 @@
+"""Headless Chromium (the OS package, via Playwright): index -> app -> Start -> curve ->
+Stop. Assertions are on DOM text and elements, never on pixels."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("panel")
+pytest.importorskip("playwright")
+
+from orthoviz.ui.serve import app_paths  # noqa: E402
+
+pytestmark = pytest.mark.ui
+STEP = re.compile(r"^step (\d+) / (\d+)$")
+
+
+def step_of(page) -> int:
+    text = page.get_by_text(STEP).first.inner_text().strip()
+    return int(STEP.match(text).group(1))
+
+
+@pytest.mark.timeout(240)
+def test_start_shows_progress_and_a_curve_then_stop(tmp_path, panel_server, page):
+    apps = app_paths()
+    nc = next(p for p in apps if p.stem == "neural_collapse")
+    with panel_server(apps, tmp_path / "serve.log") as url:
+        page.goto(url + "/", timeout=120_000)
+        link = page.locator("a[href*='neural_collapse']").first
+        link.wait_for(timeout=60_000)
+        # the URL carries the config: a long run, so that Stop has something to stop
+        page.goto(f"{url}/{nc.stem}?steps=1000000&record_every=10", timeout=120_000)
+        start = page.get_by_role("button", name=re.compile("Start"))
+        start.wait_for(timeout=120_000)
+        page.wait_for_function("() => document.readyState === 'complete'")
+        assert step_of(page) == 0
+        assert page.get_by_text("step 0 / 1000000").count() == 1  # the URL was applied
+        start.click()
+        page.wait_for_function(
+            "() => true", timeout=1000)  # let the click reach the server
+        deadline_ms = 90_000
+        page.get_by_text(re.compile(r"^step [1-9]\d* / 1000000$")).first.wait_for(
+            timeout=deadline_ms)
+        first = step_of(page)
+        page.get_by_text(re.compile(r"^running")).first.wait_for(timeout=10_000)
+        # a curve is drawn: Bokeh canvases exist and the step keeps advancing
+        assert page.locator("canvas").count() > 0
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(tmp_path / "running.png"), full_page=True)
+        page.get_by_role("button", name=re.compile("Stop")).click()
+        page.get_by_text(re.compile(r"^stopped")).first.wait_for(timeout=60_000)
+        assert step_of(page) >= first
+        page.screenshot(path=str(tmp_path / "stopped.png"), full_page=True)

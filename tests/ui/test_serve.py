@@ -1,0 +1,60 @@
+"""`orthoviz serve` command line and a `panel serve apps/*.py` smoke test over HTTP."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("panel")
+requests = pytest.importorskip("requests")
+
+from orthoviz.runtime import list_experiments  # noqa: E402
+from orthoviz.ui.serve import SESSION_FLAGS, app_paths, serve_command  # noqa: E402
+
+APPS = app_paths()
+
+
+def test_every_experiment_has_an_app():
+    stems = {p.stem for p in APPS}
+    for key in list_experiments():
+        assert key.replace("-", "_") in stems
+
+
+def test_serve_command_flags():
+    cmd = serve_command(["neural-collapse"], port=5107, address="0.0.0.0", num_threads=3)
+    assert cmd[1:4] == ["-m", "panel", "serve"]
+    assert cmd[4].endswith("apps/neural_collapse.py")
+    assert cmd[cmd.index("--port") + 1] == "5107"
+    assert cmd[cmd.index("--num-threads") + 1] == "3"
+    assert all(f in cmd for f in SESSION_FLAGS)
+    assert "--allow-websocket-origin" in cmd and "--show" not in cmd
+    assert len(serve_command(None)) - len(serve_command([APPS[0].stem])) == len(APPS) - 1
+
+
+def test_unknown_app_is_named():
+    with pytest.raises(FileNotFoundError, match="no app 'nope'"):
+        serve_command(["nope"])
+
+
+@pytest.mark.parametrize("path", APPS, ids=[p.stem for p in APPS])
+def test_apps_import_without_serving(path: Path):
+    spec = importlib.util.spec_from_file_location(f"app_{path.stem}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # no servable(), no server, no error
+
+
+@pytest.mark.timeout(240)
+def test_index_and_every_app_answer(tmp_path, panel_server, wait_until):
+    with panel_server(APPS, tmp_path / "serve.log") as url:
+        index = wait_until(lambda: requests.get(url + "/", timeout=60), timeout=120)
+        assert index.status_code == 200
+        for p in APPS:
+            assert p.stem in index.text
+        for p in APPS:
+            r = requests.get(f"{url}/{p.stem}", timeout=120)
+            assert r.status_code == 200, (p.stem, r.status_code)
+            assert "bokeh" in r.text.lower()
+        log = (tmp_path / "serve.log").read_text()
+        assert "Traceback" not in log, log[-3000:]
