@@ -152,8 +152,11 @@ def cmd_serve(args) -> int:
 def cmd_export(args) -> int:
     from orthoviz.viz.export import export_run
 
-    for path in export_run(args.run_dir, args.to):
+    paths = export_run(args.run_dir, args.to)
+    for path in paths:
         print(path)
+    for note in getattr(paths, "notes", []):
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

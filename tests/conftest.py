@@ -101,9 +101,11 @@ def browser_type_launch_args():
     return {"executable_path": exe, "headless": True, "args": CHROMIUM_ARGS}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(browser_type_launch_args):
-    """A headless Chromium browser driven by plain playwright.sync_api."""
+    """A headless Chromium browser driven by plain playwright.sync_api. Module-scoped:
+    Playwright's sync API keeps an event loop on the main thread while it lives, which
+    breaks later in-process HoloViews/Panel tests (hv.extension then registers nothing)."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(**browser_type_launch_args)

@@ -75,7 +75,7 @@ class RunControls:
         self.progress.value = int(1000 * min(1.0, step / max(1, total)))
         self.step.object = f"step {step} / {total}"
         if device:
-            self.device_used.object = f"running on <b>{html.escape(device)}</b>"
+            self.device_used.object = f"device in use: <b>{html.escape(device)}</b>"
 
     def show_status(self, status: str, message: str) -> None:
         text = f"**{status}**"

@@ -3,24 +3,14 @@
 Every explorer owns its config, its Runner (one worker thread per run), its streams and
 its widgets; nothing is shared between sessions.
 
-Data path: the Runner hands batches of records to ``on_flush`` on its worker thread at
-most every 0.1 s. The explorer queues their rows and schedules one *draw* on the
-session's event loop (``doc.add_next_tick_callback``, the thread-safe Bokeh entry
-point) unless one is already pending, and at most every ``DRAW_INTERVAL`` seconds. The
-draw sends the queued rows to the Buffers, the state to the Pipes (at most 5 Hz), and
-progress/status, all inside ``pn.io.hold()``. A slow browser or a busy server thus
-coalesces updates instead of queueing them without bound, and Stop stays responsive.
-Outside a server (tests, notebooks) the draw runs at once on the worker thread.
+The record stream reaches the page through :class:`~orthoviz.ui.stream.StreamingMixin`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import threading
-import time
 import weakref
-from pathlib import Path
 
 import panel as pn
 import param
@@ -29,20 +19,19 @@ from orthoviz.runtime import ConfigError, Runner, get_experiment
 from orthoviz.runtime.device import DEVICES, resolve_device
 from orthoviz.runtime.params import set_checked, user_parameters
 from orthoviz.runtime.record import Record
-from orthoviz.runtime.store import RunWriter, load_run
 from orthoviz.ui.controls import RunControls, config_widgets
 from orthoviz.ui.files import FilesPanel
 from orthoviz.ui.plots import LiveCurves, LivePane
+from orthoviz.ui.runs import RunFilesMixin
+from orthoviz.ui.stream import StreamingMixin
 from orthoviz.viz.common import ensure_bokeh, figure_layout
 from orthoviz.viz.export import view_state
 from orthoviz.viz.spec import views_for
 
 RESTART_DELAY = 0.5  # s: config edits while running restart the run after this quiet time
-DRAW_INTERVAL = 0.25  # s: at most 4 plot refreshes a second (each costs the server a
-# walk over the document's models; more would starve the event loop)
 
 
-class Explorer(pn.viewable.Viewer):
+class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
     """Live explorer of one experiment.
 
     Parameters
@@ -95,7 +84,7 @@ class Explorer(pn.viewable.Viewer):
         ensure_bokeh()
         self._build()
         self.config.param.watch(self._config_changed, list(user_parameters(cls)))
-        if pn.state.served and self._doc is not None:
+        if self._served_doc() is not None:  # (pn.state.served is true only in app files)
             self._serve_hooks()
 
     # -- layout -------------------------------------------------------------------------
@@ -215,8 +204,11 @@ class Explorer(pn.viewable.Viewer):
                 runner.on_done = self._finisher()
                 runner.start()  # validates eagerly: ConfigError / ResourceError here
                 device = resolve_device(self.device)
-            except ConfigError as e:
+            except ConfigError as e:  # includes ResourceError: the message says what to change
                 self._set_status("failed", str(e))
+                return False
+            except Exception as e:  # never a traceback in the page or a dead button
+                self._set_status("failed", f"{type(e).__name__}: {e}")
                 return False
             self.runner, self._opened = runner, None
             self._pending, self._pending_final, self._scheduled = [], False, False
@@ -305,83 +297,6 @@ class Explorer(pn.viewable.Viewer):
             self.runner.stop(wait=True)
         self.start()
 
-    # -- streaming ------------------------------------------------------------------------
-    def _flusher(self, runner: Runner):
-        ref = weakref.ref(self)  # the worker thread must not keep a closed session alive
-
-        def on_flush(batch: list[Record], runner=runner) -> None:
-            me = ref()
-            if me is not None:
-                me._queue(runner, [r.row() for r in batch], final=False)
-
-        return on_flush
-
-    def _finisher(self):
-        ref = weakref.ref(self)
-
-        def on_done(runner: Runner) -> None:
-            me = ref()
-            if me is not None:
-                me._queue(runner, [], final=True)
-
-        return on_done
-
-    def _queue(self, runner: Runner, rows: list[dict], final: bool) -> None:
-        """Worker thread: queue rows; schedule a draw unless one is pending or the
-        last one was less than DRAW_INTERVAL ago (the final one always goes)."""
-        with self._lock:
-            if self.runner is not runner:
-                return  # a superseded run
-            self._pending.extend(rows)
-            self._pending_final |= final
-            # adaptive pacing: the loop spends at most about a third of its time drawing
-            interval = max(DRAW_INTERVAL, 2.0 * self._draw_cost)
-            if self._scheduled or (
-                not final and time.monotonic() - self._last_draw < interval
-            ):
-                return
-            self._scheduled = True
-        self._on_loop(self._draw)
-
-    def _draw(self) -> None:
-        """Event loop: push queued rows, panes, progress (and the ending) to the page."""
-        t0 = time.monotonic()
-        with self._lock:
-            rows, self._pending = self._pending, []
-            final, self._pending_final = self._pending_final, False
-            runner = self.runner
-        try:
-            if runner is not None:
-                self._draw_now(runner, rows, final)
-        finally:
-            with self._lock:
-                t1 = time.monotonic()
-                self._scheduled, self._last_draw, self._draw_cost = False, t1, t1 - t0
-
-    def _draw_now(self, runner: Runner, rows: list[dict], final: bool) -> None:
-        doc = self._served_doc()
-        # freeze: one walk over the document models per draw instead of one per plot
-        with pn.io.hold(doc, freeze=True) if doc is not None else contextlib.nullcontext():
-            for c in self.curves:
-                c.send(rows)
-            self._send_panes(force=final)
-            self.controls.show_progress(runner.step, runner.total, None)
-            if final:
-                self._show_notes(runner.final)
-                self._set_status(runner.status, runner.message)
-
-    def _send_panes(self, force: bool) -> None:
-        if not self.panes:
-            return
-        state = view_state(self.run_config, self.history, self.arrays)
-        attached = False
-        for p in self.panes:
-            if not p.live and attached and not force:
-                continue  # creating a plot is costly: one new pane per draw
-            was_live = p.live
-            if p.send(state, force=force) and not was_live:
-                attached = True
-
     def _show_notes(self, final: Record | None) -> None:
         notes = list(final.notes) if final is not None else []
         self.notes.object = "\n".join(f"- {n}" for n in notes)
@@ -394,55 +309,3 @@ class Explorer(pn.viewable.Viewer):
         for p in self.panes:
             p.clear()
         self._show_notes(None)
-
-    # -- runs on disk ---------------------------------------------------------------------
-    def save_run(self, root: str | Path | None = None) -> Path | None:
-        """Write the run on show to ``root/<experiment>/<time>-<id>/``; returns the path."""
-        records = list(self.history)
-        if not records:
-            self._set_status(self.status, "nothing to save yet: start a run first")
-            return None
-        if self.arrays:
-            last = records[-1]
-            records[-1] = Record(last.step, last.phase, last.scalars, self.arrays, last.notes)
-        runner = self.runner
-        writer = RunWriter(self.run_config, self.run_seed, self.run_device,
-                           root or self.runs_root)
-        writer.append(records)
-        final = self.final
-        status = runner.status if runner is not None else "finished"
-        writer.close(status, runner.message if runner is not None else "", final,
-                     self._theory(self.run_config), runner.wall_time if runner else None)
-        self._set_status(self.status, f"saved to {writer.path}")
-        return writer.path
-
-    def open_run(self, path: str | Path) -> bool:
-        """Show a saved run (curves, panes, notes) without retraining."""
-        try:
-            saved = load_run(path)
-        except (OSError, ValueError, KeyError) as e:
-            self._set_status(self.status, f"cannot open {path}: {e}")
-            return False
-        if saved.experiment.key != self.experiment_cls.key:
-            self._set_status(self.status, f"{path} is a {saved.experiment.key} run")
-            return False
-        self.stop(wait=True)
-        self.runner = None
-        self._records = [Record(r.step, r.phase, r.scalars, None, r.notes)
-                         for r in saved.records]
-        self._arrays, self._opened = dict(saved.arrays), saved.final
-        self.seed = saved.seed
-        values = saved.experiment.param.values()
-        self.config.param.update(**{k: values[k] for k in user_parameters(self.config)})
-        self.run_config, self.run_seed, self.run_device = saved.experiment, saved.seed, \
-            saved.device
-        self._clear_plots(self._theory(saved.experiment))
-        rows = [r.row() for r in self._records]
-        for c in self.curves:
-            c.send(rows)
-        self._send_panes(force=True)
-        self._show_notes(saved.final)
-        step = self._records[-1].step if self._records else 0
-        self.controls.show_progress(step, saved.experiment.total_steps(), saved.device)
-        self._set_status(saved.summary.get("status", "finished"), f"opened {saved.path}")
-        return True

@@ -24,7 +24,10 @@ DECADES = 2.0  # "auto" log axis when positive values span more than this many d
 
 def ensure_bokeh() -> None:
     """Load HoloViews' bokeh backend once (idempotent; no-op when already loaded)."""
-    if hv.Store.current_backend != "bokeh" or "bokeh" not in hv.Store.loaded_backends():
+    # importing holoviews.plotting.bokeh alone marks the backend loaded without building
+    # the option builders (hv.opts.Overlay), so check those too
+    loaded = hv.Store.current_backend == "bokeh" and "bokeh" in hv.Store.loaded_backends()
+    if not loaded or not hasattr(hv.opts, "Overlay"):
         hv.extension("bokeh", logo=False)
 
 
@@ -116,8 +119,9 @@ WAITING = "Waiting"  # the group of placeholder elements
 
 def placeholder(text: str = "no data yet", title: str = "") -> hv.Text:
     """A text element shown where there is nothing to draw yet (group ``WAITING``)."""
-    return hv.Text(0.5, 0.5, text, group=WAITING).opts(title=title, xaxis=None, yaxis=None, toolbar=None,
-                                        responsive=True, height=CURVE_HEIGHT)
+    return hv.Text(0.5, 0.5, text, group=WAITING).opts(
+        title=title, xaxis=None, yaxis=None, toolbar=None, responsive=True,
+        height=CURVE_HEIGHT)
 
 
 def is_placeholder(obj) -> bool:

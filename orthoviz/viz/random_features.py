@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from orthoviz.viz.spec import Curves, Pane, Views, ViewState
+from orthoviz.viz.spec import Pane, Views, ViewState
 
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf"]
@@ -148,9 +148,6 @@ def dataset_spectrum(state: ViewState):
 
 VIEWS = Views(
     curves=[
-        Curves("Test risk at the best ridge", ["test_risk_mean", "theory_test_risk"],
-               doc="Running mean over trials vs the eigenframework, per sweep point"),
-        Curves("Train risk at the best ridge", ["train_risk_mean", "theory_train_risk"]),
     ],
     panes=[
         Pane("Risk vs size", risk_vs_size,

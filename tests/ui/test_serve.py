@@ -58,3 +58,26 @@ def test_index_and_every_app_answer(tmp_path, panel_server, wait_until):
             assert "bokeh" in r.text.lower()
         log = (tmp_path / "serve.log").read_text()
         assert "Traceback" not in log, log[-3000:]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_jupyter_panel_proxy_serves_only_the_apps():
+    yaml = pytest.importorskip("yaml")
+    # jupyter-panel-proxy reads it with BaseLoader: every value is a string
+    cfg = yaml.load((ROOT / "jupyter-panel-proxy.yml").read_text(), Loader=yaml.BaseLoader)
+    assert cfg["apps"] == ["apps/*.py"]
+    assert cfg.get("dev", "") == ""  # a non-empty string would turn autoreload on
+
+
+def test_binder_files():
+    env = (ROOT / "binder" / "environment.yml").read_text()
+    for pkg in ("pytorch-cpu", "jupyter-panel-proxy", "jupyterlab", "panel>=1.9.3",
+                "holoviews>=1.23.2"):
+        assert pkg in env
+    post = (ROOT / "binder" / "postBuild").read_text().splitlines()
+    assert post[0] == "#!/bin/bash" and "set -e" in post
+    assert "pip install --no-deps -e ." in post
+    start = (ROOT / "binder" / "start").read_text()
+    assert "OMP_NUM_THREADS=1" in start and start.rstrip().endswith('exec "$@"')

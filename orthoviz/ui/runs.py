@@ -1,0 +1,65 @@
+"""The "Save run" / "Open run" of the explorer: run folders written and reopened without
+retraining (``orthoviz.runtime.store``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orthoviz.runtime.params import user_parameters
+from orthoviz.runtime.record import Record
+from orthoviz.runtime.store import RunWriter, load_run
+
+
+class RunFilesMixin:
+    """Methods of :class:`~orthoviz.ui.Explorer` that read and write run folders."""
+
+    def save_run(self, root: str | Path | None = None) -> Path | None:
+        """Write the run on show to ``root/<experiment>/<time>-<id>/``; returns the path."""
+        records = list(self.history)
+        if not records:
+            self._set_status(self.status, "nothing to save yet: start a run first")
+            return None
+        if self.arrays:
+            last = records[-1]
+            records[-1] = Record(last.step, last.phase, last.scalars, self.arrays, last.notes)
+        runner = self.runner
+        writer = RunWriter(self.run_config, self.run_seed, self.run_device,
+                           root or self.runs_root)
+        writer.append(records)
+        final = self.final
+        status = runner.status if runner is not None else "finished"
+        writer.close(status, runner.message if runner is not None else "", final,
+                     self._theory(self.run_config), runner.wall_time if runner else None)
+        self._set_status(self.status, f"saved to {writer.path}")
+        return writer.path
+
+    def open_run(self, path: str | Path) -> bool:
+        """Show a saved run (curves, panes, notes) without retraining."""
+        try:
+            saved = load_run(path)
+        except (OSError, ValueError, KeyError) as e:
+            self._set_status(self.status, f"cannot open {path}: {e}")
+            return False
+        if saved.experiment.key != self.experiment_cls.key:
+            self._set_status(self.status, f"{path} is a {saved.experiment.key} run")
+            return False
+        self.stop(wait=True)
+        self.runner = None
+        self._records = [Record(r.step, r.phase, r.scalars, None, r.notes)
+                         for r in saved.records]
+        self._arrays, self._opened = dict(saved.arrays), saved.final
+        self.seed = saved.seed
+        values = saved.experiment.param.values()
+        self.config.param.update(**{k: values[k] for k in user_parameters(self.config)})
+        self.run_config, self.run_seed, self.run_device = saved.experiment, saved.seed, \
+            saved.device
+        self._clear_plots(self._theory(saved.experiment))
+        rows = [r.row() for r in self._records]
+        for c in self.curves:
+            c.send(rows)
+        self._send_panes(force=True)
+        self._show_notes(saved.final)
+        step = self._records[-1].step if self._records else 0
+        self.controls.show_progress(step, saved.experiment.total_steps(), saved.device)
+        self._set_status(saved.summary.get("status", "finished"), f"opened {saved.path}")
+        return True
