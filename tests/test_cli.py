@@ -65,3 +65,17 @@ def test_bad_set_exits_2_with_one_line_and_writes_nothing(tmp_path, setting, fra
 def test_unknown_experiment_exits_2():
     p = orthoviz("run", "no-such-thing")
     assert p.returncode == 2 and "neural-collapse" in p.stderr
+
+
+def test_the_app_reopens_a_run_written_by_the_cli(tmp_path):
+    pytest.importorskip("panel")
+    from orthoviz.ui import Explorer
+
+    p = orthoviz("run", "neural-collapse", "--preset", "smoke", "--json", "--out", str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    e = Explorer("neural-collapse", runs_root=str(tmp_path))
+    assert e.open_run(out["run_dir"]) is True
+    assert e.status == "finished"
+    assert e.final.scalars["nc1"] == pytest.approx(out["final"]["nc1"], rel=1e-12)
+    assert e.config.config() == out["config"]
