@@ -96,7 +96,7 @@ def time_to_nc1(exp: NeuralCollapse, threshold: float = 1e-4) -> tuple[float, in
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     rows = []
     list(NeuralCollapse.from_preset("smoke").run(seed=0, device="cpu"))  # warm-up: imports

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from orthoviz.viz.common import PALETTE
 from orthoviz.viz.spec import Pane, Views, ViewState
 
-_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf"]
+_COLORS = PALETTE
 
 
 def _arr(state: ViewState, key: str):
