@@ -59,7 +59,9 @@ def _gram_image(G: np.ndarray, title: str):
     G = np.asarray(G, float)
     n = max(float(np.linalg.norm(G)), 1e-300)
     K = len(G)
-    data = [(i, j, G[i, j] / n) for i in range(K) for j in range(K)]
+    # zero-padded string labels: categorical axes in class order (no fractional ticks)
+    lab = [f"{i:0{len(str(K - 1))}d}" for i in range(K)]
+    data = [(lab[i], lab[j], G[i, j] / n) for i in range(K) for j in range(K)]
     return hv.HeatMap(data, ["k", "l"], "G/||G||").opts(
         title=title, cmap="RdBu_r", clim=(-1, 1), colorbar=True, tools=["hover"],
         height=260, responsive=True, invert_yaxis=True)
