@@ -60,3 +60,22 @@ def predicted_frame_3d(geometry: dict[str, Any]) -> tuple[np.ndarray, np.ndarray
     means, classifier = fm[:, None] * E, cn[:, None] * E
     m3, c3, _ = project_3d(means, classifier)
     return m3, c3
+
+
+def align_to(means_3d: np.ndarray, classifier_3d: np.ndarray, target: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate (or reflect) the measured 3-D picture onto the predicted class means.
+
+    Orthogonal Procrustes on the class means, each set scaled to unit largest norm: the
+    measured and predicted frames live in unrelated bases, and this puts them in the
+    same orientation so they can be compared side by side. Norms and angles are kept.
+    """
+    def unit(X):
+        return X / max(float(np.linalg.norm(X, axis=1).max()), 1e-300)
+
+    A, B = unit(np.asarray(means_3d, float)), unit(np.asarray(target, float))
+    if not np.any(A) or not np.any(B):
+        return means_3d, classifier_3d
+    U, _, Vt = np.linalg.svd(A.T @ B)
+    R = U @ Vt  # (3, 3) orthogonal
+    return means_3d @ R, classifier_3d @ R

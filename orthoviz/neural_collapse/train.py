@@ -29,7 +29,7 @@ from orthoviz.neural_collapse.model import (
     layer_features,
     partial_products,
 )
-from orthoviz.neural_collapse.snapshot import project_3d
+from orthoviz.neural_collapse.snapshot import align_to, predicted_frame_3d, project_3d
 from orthoviz.runtime.device import torch_dtype
 from orthoviz.runtime.record import FINAL, Record
 from orthoviz.runtime.threads import limit_threads
@@ -84,6 +84,7 @@ class _Measure:
         self.exp, self.geom, self.y = exp, geom, y
         self.K, self.decays = exp.n_classes, decays
         self.basis = None
+        self.target_3d = predicted_frame_3d(geom)[0]  # the measured view is turned onto it
 
     def scalars(self, H, Ws, b, Z, data_loss, objective) -> tuple[dict, dict]:
         g, K, y = self.geom, self.K, self.y
@@ -141,6 +142,7 @@ class _Measure:
         means, _ = ncm.class_means(Hn, self.y, self.K)
         W = partial_products(Ws)[0].detach().double().cpu().numpy()
         m3, c3, self.basis = project_3d(means, W, self.basis)
+        m3, c3 = align_to(m3, c3, self.target_3d)
         return {**arrays, "means_3d": m3, "classifier_3d": c3}
 
 

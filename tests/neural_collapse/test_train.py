@@ -176,3 +176,16 @@ def test_ce_deeper_head_finds_a_lower_rank_solution_and_says_so():
     assert rec.scalars["objective_gap"] < -1e-3
     assert rec.scalars["rank_classifier"] < 3
     assert any("lower-rank" in n for n in rec.notes)
+
+
+def test_3d_view_of_a_converged_run_matches_the_predicted_frame():
+    # after alignment the measured picture is the predicted one up to the convergence
+    # error (frames within ~1e-9): 1e-6 on unit-scaled coordinates leaves margin
+    exp = NeuralCollapse(class_sizes=[50, 25, 12, 12], depth=3, **FAST)
+    rec = final(exp)
+    th = exp.theory()
+    for key in ("means_3d", "classifier_3d"):
+        m, p = rec.arrays[key], th[key]
+        m = m / np.linalg.norm(m, axis=1).max()
+        p = p / np.linalg.norm(p, axis=1).max()
+        np.testing.assert_allclose(m, p, atol=1e-6)
