@@ -11,8 +11,6 @@ import numpy as np
 from orthoviz.viz.common import PALETTE
 from orthoviz.viz.spec import Pane, Views, ViewState
 
-_COLORS = PALETTE
-
 
 def _arr(state: ViewState, key: str):
     v = state.arrays.get(key) if state.arrays else None
@@ -42,7 +40,7 @@ def risk_vs_size(state: ViewState):
         te = _arr(state, "theory_test_fine")
         for i, d in enumerate(ridges):
             layers.append(hv.Curve((xs, _clip(te[i])), x_lab, "test risk",
-                                   label=f"δ={d:.3g}").opts(color=_COLORS[i % 10]))
+                                   label=f"δ={d:.3g}").opts(color=PALETTE[i % 10]))
         layers.append(hv.Curve((xs, _clip(_arr(state, "theory_opt_fine"))), x_lab,
                                "test risk", label="optimal δ (theory)").opts(
             color="black", line_dash="dashed", line_width=2))
@@ -53,9 +51,9 @@ def risk_vs_size(state: ViewState):
             ok = np.isfinite(mean[i])
             pts = (sv[ok], mean[i][ok], np.nan_to_num(se[i][ok]))
             layers.append(hv.ErrorBars(pts, x_lab, ["test risk", "se"]).opts(
-                color=_COLORS[i % 10]))
+                color=PALETTE[i % 10]))
             layers.append(hv.Scatter(pts[:2], x_lab, "test risk").opts(
-                color=_COLORS[i % 10], size=6))
+                color=PALETTE[i % 10], size=6))
     if not layers:
         return hv.Curve([], x_lab, "test risk")
     return hv.Overlay(layers).opts(logx=True, logy=True, title="Test risk vs " + x_lab,
