@@ -1,0 +1,219 @@
+"""The sample-size sweep: one run, records with coordinates ``n``, ``trial``, ``model``.
+
+For each n (outer: points fill in left to right), each trial and each model, fit on n
+fresh samples and evaluate on the trial's test set. Common random numbers (spec §7.6):
+within a trial every model sees the same target, the same training sample at each n and
+the same test points. The three-layer network splits its n samples between the two
+stages of Algorithm 1 (``n = n1 + n2``, spec §7.7); joint training and the baselines
+use all n.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from orthoviz.hierarchical import fit
+from orthoviz.hierarchical import metrics as hm
+from orthoviz.hierarchical.data import gaussian_inputs, make_feature, make_target
+from orthoviz.hierarchical.model import ThreeLayer, TwoLayer, sigma1_coeffs
+from orthoviz.runtime.record import Record
+from orthoviz.runtime.threads import limit_threads
+
+SCATTER = 600  # test points sent for the feature-vs-p scatter
+PROBE = 2048  # held-out points behind the live training curve
+_TEST, _TRAIN, _VAL, _INIT = 1, 2, 3, 4  # stream ids of the seed tree
+
+
+def _gen(device: str, *key: int) -> torch.Generator:
+    """A torch generator for one node of the seed tree (seed, trial, stream, ...)."""
+    state = np.random.SeedSequence(list(key)).generate_state(2, dtype=np.uint64)
+    return torch.Generator(device=device).manual_seed(int(state[0] >> np.uint64(1)))
+
+
+def _labelled(target, X: torch.Tensor):
+    """(X float32, p float64, y float64) with the target evaluated in float64."""
+    p, y = target(X.double())
+    return X, p, y
+
+
+class Trial:
+    """What one trial shares across n and models: the target and the test sets."""
+
+    def __init__(self, cfg, seed: int, trial: int, device: str):
+        rng = np.random.default_rng([seed, trial])
+        feature = make_feature(cfg.p_family, cfg.k, cfg.d, cfg.terms, cfg.basis, rng)
+        self.target = make_target(feature, cfg.g)
+        self.stein = self.target.stein_coefficient()
+        self.seed, self.trial, self.device = seed, trial, device
+        X = gaussian_inputs(cfg.test_size, cfg.d, _gen(device, seed, trial, _TEST), device)
+        self.X_test, self.p_test, self.y_test = _labelled(self.target, X)
+        X = gaussian_inputs(cfg.validation_size, cfg.d, _gen(device, seed, trial, _VAL),
+                            device)
+        self.X_val, _, self.y_val = _labelled(self.target, X)
+
+    def sample(self, n: int, index: int):
+        X = gaussian_inputs(n, self.X_test.shape[1],
+                            _gen(self.device, self.seed, self.trial, _TRAIN, index),
+                            self.device)
+        return _labelled(self.target, X)
+
+
+def chunks_per_point(cfg, model: str) -> int:
+    """Records one (n, trial, model) point yields, its point record included."""
+    if model == "kernel":
+        return len(cfg.kernel_ridges) + 1
+    if model == "three_layer" and cfg.training == "layerwise":
+        return 3
+    return -(-cfg.steps // cfg.record_every) + 1
+
+
+def three_layer(cfg, tr: Trial, n: int, index: int):
+    """Fit the bottleneck network (layerwise or joint) on n samples; yields progress,
+    returns (predict, model)."""
+    X, _, y = tr.sample(n, index)
+    sig = sigma1_coeffs(cfg.sigma1, cfg.k)
+    gen = _gen(tr.device, tr.seed, tr.trial, _INIT, index)
+    m1 = cfg.resolved_width1()
+    if cfg.training == "layerwise":
+        net = ThreeLayer(cfg.d, m1, cfg.width2, sig, gen, "layerwise", cfg.bias_df,
+                         tr.device, torch.float64)
+        n2 = min(max(1, int(round(cfg.stage2_fraction * n))), n - 1)
+        Xd = X.double()
+        predict = yield from fit.layerwise(net, Xd[n2:], y[n2:], Xd[:n2], y[:n2],
+                                           cfg.ridge1, cfg.ridge2)
+        return predict, net
+    net = ThreeLayer(cfg.d, m1, cfg.width2, sig, gen, "joint", device=tr.device)
+    probe = (tr.X_val[:PROBE], tr.y_val[:PROBE].float())
+    predict = yield from fit.adam(net, X, y.float(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                  steps=cfg.steps, batch_size=cfg.batch_size,
+                                  chunk=cfg.record_every, generator=gen, probe=probe,
+                                  feature=True)
+    return predict, net
+
+
+def two_layer(cfg, tr: Trial, n: int, index: int):
+    X, _, y = tr.sample(n, index)
+    gen = _gen(tr.device, tr.seed, tr.trial, _INIT, index, 1)
+    net = TwoLayer(cfg.d, cfg.two_layer_width, gen, tr.device)
+    probe = (tr.X_val[:PROBE], tr.y_val[:PROBE].float())
+    predict = yield from fit.adam(net, X, y.float(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                  steps=cfg.steps, batch_size=cfg.batch_size,
+                                  chunk=cfg.record_every, generator=gen, probe=probe)
+    return predict, net
+
+
+def kernel(cfg, tr: Trial, n: int, index: int):
+    X, _, y = tr.sample(n, index)
+    predict = yield from fit.kernel_ridge(X.double(), y, tr.X_val.double(), tr.y_val,
+                                          cfg.kernel_ridges)
+    return predict, None
+
+
+def evaluate(cfg, tr: Trial, model: str, predict, net) -> tuple[dict, dict]:
+    """Point scalars (test_loss; the feature metrics for the bottleneck network) and
+    arrays (scatter of the learned feature against p, the fitted link)."""
+    X = tr.X_test.double() if (model == "kernel" or cfg.training == "layerwise"
+                               and model == "three_layer") else tr.X_test
+    out, f = predict(X)
+    sc = {"test_loss": hm.relative_mse(out.cpu(), tr.y_test.cpu())}
+    if model == "kernel":
+        sc["ridge"] = float(predict.ridge)
+    arrays = {}
+    if f is not None:
+        f64 = f.double().cpu().numpy()
+        sc["feature_corr"] = hm.feature_correlation(f64, tr.p_test.cpu().numpy())
+        proj = hm.degree_k_projection(net.V.detach().cpu(), net.s.detach().cpu(),
+                                      net.u.detach().cpu(), net.sigma1, tr.target.feature)
+        align = hm.stein_alignment(proj, tr.stein)
+        sc["hermite_corr"] = align["hermite_corr"]
+        if cfg.training == "layerwise":
+            sc["stein_error"] = align["stein_error"]
+            sc["stage1_test_loss"] = hm.relative_mse(f64, tr.y_test.cpu())
+        lo, hi = np.quantile(f64, [0.005, 0.995])
+        grid = torch.linspace(float(lo), float(hi), 200, dtype=f.dtype, device=f.device)
+        with torch.no_grad():
+            link = net.link(grid)
+        arrays = {"scatter_p": tr.p_test[:SCATTER].cpu().numpy(),
+                  "scatter_feature": f64[:SCATTER],
+                  "scatter_target": tr.y_test[:SCATTER].cpu().numpy(),
+                  "link_grid": grid.double().cpu().numpy(),
+                  "link_fit": link.double().cpu().numpy()}
+    return sc, arrays
+
+
+MODELS = {"three_layer": three_layer, "kernel": kernel, "two_layer": two_layer}
+
+
+def point(cfg, tr: Trial, n: int, index: int, model: str, step: int):
+    """Yield one point's progress records and its ``phase="point"`` record; returns
+    (step, scalars)."""
+    coords = {"n": n, "trial": tr.trial, "model": model}
+    size = n * max(cfg.resolved_width1(), cfg.two_layer_width, n if model == "kernel" else 0)
+    curve: dict[str, list] = {"iteration": [], "train_loss": [], "probe_loss": []}
+    with limit_threads(size, tr.device):
+        gen = MODELS[model](cfg, tr, n, index)
+        while True:
+            try:
+                kind, stats = next(gen)
+            except StopIteration as done:
+                predict, net = done.value
+                break
+            step += 1
+            arrays = None
+            if kind == "chunk":
+                for key in curve:
+                    curve[key].append(stats.pop(key, np.nan))
+                arrays = {f"curve_{key}": np.asarray(v, dtype=float)
+                          for key, v in curve.items()}
+                stats = {"train_loss": curve["train_loss"][-1],
+                         "probe_loss": curve["probe_loss"][-1]}
+            yield Record(step, "train", stats, arrays, coords=coords)
+        sc, arrays = evaluate(cfg, tr, model, predict, net)
+    step += 1
+    yield Record(step, "point", sc, arrays or None, coords=coords)
+    return step, sc
+
+
+def run_sweep(cfg, seed: int, device: str):
+    """The whole sweep, then the final record (means over trials at the largest n)."""
+    ns = cfg.sample_sizes()
+    trials = [Trial(cfg, seed, t, device) for t in range(cfg.trials)]
+    results: dict[tuple[str, int], list[dict]] = {}
+    step = 0
+    for index, n in enumerate(ns):
+        for tr in trials:
+            for model in cfg.models:
+                step, sc = yield from point(cfg, tr, n, index, model, step)
+                results.setdefault((model, n), []).append(sc)
+    yield final_record(cfg, ns, results, step + 1)
+
+
+def final_record(cfg, ns, results, step: int) -> Record:
+    n_max = ns[-1]
+    sc, notes = {}, []
+    for model in cfg.models:
+        vals = [r["test_loss"] for r in results.get((model, n_max), [])]
+        if vals:
+            sc[f"{model}_test_loss"], sc[f"{model}_test_loss_se"] = hm.mean_se(vals)
+    for key in ("feature_corr", "hermite_corr", "stein_error", "stage1_test_loss"):
+        vals = [r[key] for r in results.get(("three_layer", n_max), []) if key in r]
+        if vals:
+            sc[key] = hm.mean_se(vals)[0]
+    arrays = {"sweep_n": np.asarray(ns, dtype=float)}
+    for model in cfg.models:
+        stats = [hm.mean_se([r["test_loss"] for r in results[(model, n)]]) for n in ns]
+        arrays[f"{model}_test_loss_mean"] = np.array([m for m, _ in stats])
+        arrays[f"{model}_test_loss_se"] = np.array([s for _, s in stats])
+    if "three_layer" in cfg.models:
+        arrays["feature_corr_mean"] = np.array(
+            [hm.mean_se([r["feature_corr"] for r in results[("three_layer", n)]])[0]
+             for n in ns])
+    th = cfg.theory()
+    if "feature_corr" in sc and "feature_corr" in th:
+        notes.append(f"feature_corr {sc['feature_corr']:.3f} at n = {n_max} (layerwise "
+                     f"limit {th['feature_corr']:.3f})")
+    if abs(cfg.stein_coefficient()) < 1e-9:
+        notes.append("E[g'(Z)] = 0: the degree-k part of h carries no p (Stein's lemma), "
+                     "so stage 1 has nothing to align with and feature_corr stays near 0")
+    return Record(step, "final", sc, arrays, tuple(notes), coords={"n": n_max})
