@@ -166,5 +166,6 @@ def make_target(feature: Feature, g: str) -> Target:
 
 def gaussian_inputs(n: int, d: int, generator: torch.Generator, device: str,
                     dtype=torch.float32) -> torch.Tensor:
-    """``x ~ N(0, I_d)``, (n, d)."""
-    return torch.randn(n, d, generator=generator, device=device, dtype=dtype)
+    """``x ~ N(0, I_d)``, (n, d), drawn from a CPU generator and moved to ``device`` (the
+    same seed gives the same sample on the CPU and on CUDA)."""
+    return torch.randn(n, d, generator=generator, dtype=dtype).to(device)

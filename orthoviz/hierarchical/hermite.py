@@ -37,10 +37,20 @@ def hermite(j: int, z):
 
 
 def polyval(coeffs, z):
-    """Evaluate ``sum_i coeffs[i] z^i`` by Horner's rule; works for torch tensors too."""
-    out = z * 0 + float(coeffs[-1])
-    for c in coeffs[-2::-1]:
-        out = out * z + float(c)
+    """Evaluate ``sum_i coeffs[i] z^i`` (Horner, zero coefficients skipped: h_2 and z^3
+    cost three passes over z); numpy arrays and torch tensors (autograd-safe: the
+    in-place additions act on products whose backward does not need them)."""
+    c = [float(x) for x in coeffs]
+    while len(c) > 1 and c[-1] == 0.0:
+        c.pop()
+    if len(c) == 1:
+        return z * 0.0 + c[0]
+    out = z * c[-1]
+    for j in range(len(c) - 2, -1, -1):
+        if c[j] != 0.0:
+            out += c[j]
+        if j:
+            out = out * z
     return out
 
 

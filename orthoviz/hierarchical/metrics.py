@@ -28,6 +28,15 @@ def relative_mse(pred, y, second_moment: float = 1.0) -> float:
     return float(np.mean((pred - y) ** 2) / second_moment)
 
 
+def relative_mse_se(pred, y, second_moment: float = 1.0) -> dict:
+    """``test_loss`` (:func:`relative_mse`) and ``test_loss_se``, its standard error
+    over the test points, ``std((pred - y)^2) / sqrt(N) / E[h^2]`` (heavy tails show
+    up here first)."""
+    e2 = (np.asarray(pred, dtype=np.float64) - np.asarray(y, dtype=np.float64)) ** 2
+    return {"test_loss": float(e2.mean() / second_moment),
+            "test_loss_se": float(e2.std(ddof=1) / math.sqrt(e2.size) / second_moment)}
+
+
 def feature_correlation(f, p) -> float:
     """``|Pearson corr(f, p)|``; 0 for a constant feature."""
     f = np.asarray(f, dtype=np.float64) - np.mean(f, dtype=np.float64)

@@ -52,11 +52,11 @@ class ThreeLayer(nn.Module):
                  init: str = "layerwise", bias_df: float = 5.0, device="cpu",
                  dtype=torch.float32):
         super().__init__()
-        kw = dict(generator=generator, device=device, dtype=dtype)
+        kw = dict(generator=generator, dtype=dtype)  # CPU draws: CPU and CUDA runs agree
         V = torch.randn(m1, d, **kw)
         if init == "layerwise":
             V = V / V.norm(dim=1, keepdim=True)
-            u = torch.zeros(m1, device=device, dtype=dtype)
+            u = torch.zeros(m1, dtype=dtype)
             a = torch.where(torch.rand(m2, **kw) < 0.5, -1.0, 1.0).to(dtype)
             # Student-t: N(0,1) / sqrt(chi2_df / df), chi2 from a sum of squares when the
             # df is an integer (torch's gamma sampler takes no generator)
@@ -68,10 +68,10 @@ class ThreeLayer(nn.Module):
             u = torch.randn(m1, **kw) / m1
             a, b = torch.randn(m2, **kw), torch.randn(m2, **kw)
             self.scale = 1.0 / math.sqrt(m2)
-        self.V = nn.Parameter(V)
+        self.V = nn.Parameter(V.to(device))
         self.s = nn.Parameter(torch.zeros(m1, device=device, dtype=dtype))
-        self.u = nn.Parameter(u)
-        self.a, self.b = nn.Parameter(a), nn.Parameter(b)
+        self.u = nn.Parameter(u.to(device))
+        self.a, self.b = nn.Parameter(a.to(device)), nn.Parameter(b.to(device))
         self.c = nn.Parameter(torch.zeros(m2, device=device, dtype=dtype))
         self.c0 = nn.Parameter(torch.zeros((), device=device, dtype=dtype))
         self.register_buffer("mu", torch.zeros((), device=device, dtype=dtype))
@@ -102,36 +102,43 @@ class TwoLayer(nn.Module):
 
     def __init__(self, d: int, m: int, generator, device="cpu", dtype=torch.float32):
         super().__init__()
-        kw = dict(generator=generator, device=device, dtype=dtype)
-        self.W = nn.Parameter(torch.randn(m, d, **kw) / math.sqrt(d))
+        kw = dict(generator=generator, dtype=dtype)  # CPU draws: CPU and CUDA runs agree
+        self.W = nn.Parameter((torch.randn(m, d, **kw) / math.sqrt(d)).to(device))
         self.b = nn.Parameter(torch.zeros(m, device=device, dtype=dtype))
-        self.a = nn.Parameter(torch.randn(m, **kw) / math.sqrt(m))
+        self.a = nn.Parameter((torch.randn(m, **kw) / math.sqrt(m)).to(device))
         self.a0 = nn.Parameter(torch.zeros((), device=device, dtype=dtype))
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return torch.relu(X @ self.W.T + self.b) @ self.a + self.a0
 
 
-def ntk_relu(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+def ntk_relu(X: torch.Tensor, Y: torch.Tensor, rows: int = 256) -> torch.Tensor:
     """NTK of ``x -> sum_j a_j relu(<w_j, x>/sqrt(d) + b_j)`` with ``w, b, a`` standard
     normal (all trained), in the infinite-width limit:
 
-        Sigma = <x, y>/d + 1,  cos t = Sigma / sqrt(Sigma_xx Sigma_yy)
-        K = sqrt(Sigma_xx Sigma_yy) (sin t + (pi - t) cos t) / (2 pi)   (arc-cosine, order 1)
-            + Sigma (pi - t) / (2 pi)                                   (arc-cosine, order 0)
+        S = <x, y>/d + 1,  N = sqrt(S_xx S_yy),  t = arccos(S / N)
+        K = [N (sin t + (pi - t) cos t) + S (pi - t)] / (2 pi)      (arc-cosine 1 + S arc-cosine 0)
+          = [sqrt(N^2 - S^2) + 2 S (pi - t)] / (2 pi)               (N cos t = S)
 
     Rotation-invariant in x. The bias makes every Hermite degree appear (without it
-    ReLU kernels miss the odd degrees >= 3). X (n, d), Y (m, d) -> (n, m), X's dtype.
+    ReLU kernels miss the odd degrees >= 3). X (n, d), Y (m, d) -> (n, m), X's dtype;
+    computed ``rows`` rows at a time with in-place operations (temporaries stay in
+    cache: this is memory-bound, not flop-bound).
     """
     d = X.shape[1]
     sx = (X * X).sum(1) / d + 1.0
     sy = (Y * Y).sum(1) / d + 1.0
-    sig = X @ Y.T / d + 1.0
-    norm = torch.sqrt(sx[:, None] * sy[None, :])
-    cos = torch.clamp(sig / norm, -1.0, 1.0)
-    t = torch.arccos(cos)
-    return (norm * (torch.sqrt(1.0 - cos * cos) + (math.pi - t) * cos)
-            + sig * (math.pi - t)) / (2 * math.pi)
+    out = torch.empty(X.shape[0], Y.shape[0], dtype=X.dtype, device=X.device)
+    for i in range(0, X.shape[0], rows):
+        S = out[i: i + rows]
+        torch.matmul(X[i: i + rows], Y.T, out=S)
+        S.div_(d).add_(1.0)
+        N2 = sx[i: i + rows, None] * sy[None, :]
+        t = torch.rsqrt(N2).mul_(S).clamp_(-1.0, 1.0).arccos_()  # t
+        t.neg_().add_(math.pi).mul_(S).mul_(2.0)  # 2 S (pi - t)
+        N2.addcmul_(S, S, value=-1.0).clamp_min_(0.0).sqrt_()  # N sin t
+        S.copy_(N2.add_(t)).div_(2 * math.pi)
+    return out
 
 
 def ridge_solve(Phi: torch.Tensor, y: torch.Tensor, ridge: float) -> torch.Tensor:

@@ -18,17 +18,17 @@ from orthoviz.hierarchical import metrics as hm
 from orthoviz.hierarchical.data import gaussian_inputs, make_feature, make_target
 from orthoviz.hierarchical.model import ThreeLayer, TwoLayer, sigma1_coeffs
 from orthoviz.runtime.record import Record
-from orthoviz.runtime.threads import limit_threads
 
 SCATTER = 600  # test points sent for the feature-vs-p scatter
 PROBE = 2048  # held-out points behind the live training curve
 _TEST, _TRAIN, _VAL, _INIT = 1, 2, 3, 4  # stream ids of the seed tree
 
 
-def _gen(device: str, *key: int) -> torch.Generator:
-    """A torch generator for one node of the seed tree (seed, trial, stream, ...)."""
+def _gen(*key: int) -> torch.Generator:
+    """A CPU torch generator for one node of the seed tree (seed, trial, stream, ...);
+    draws are moved to the device, so CPU and CUDA runs see the same data."""
     state = np.random.SeedSequence(list(key)).generate_state(2, dtype=np.uint64)
-    return torch.Generator(device=device).manual_seed(int(state[0] >> np.uint64(1)))
+    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
 
 
 def _labelled(target, X: torch.Tensor):
@@ -46,15 +46,15 @@ class Trial:
         self.target = make_target(feature, cfg.g)
         self.stein = self.target.stein_coefficient()
         self.seed, self.trial, self.device = seed, trial, device
-        X = gaussian_inputs(cfg.test_size, cfg.d, _gen(device, seed, trial, _TEST), device)
+        X = gaussian_inputs(cfg.test_size, cfg.d, _gen(seed, trial, _TEST), device)
         self.X_test, self.p_test, self.y_test = _labelled(self.target, X)
-        X = gaussian_inputs(cfg.validation_size, cfg.d, _gen(device, seed, trial, _VAL),
+        X = gaussian_inputs(cfg.validation_size, cfg.d, _gen(seed, trial, _VAL),
                             device)
         self.X_val, _, self.y_val = _labelled(self.target, X)
 
     def sample(self, n: int, index: int):
         X = gaussian_inputs(n, self.X_test.shape[1],
-                            _gen(self.device, self.seed, self.trial, _TRAIN, index),
+                            _gen(self.seed, self.trial, _TRAIN, index),
                             self.device)
         return _labelled(self.target, X)
 
@@ -73,7 +73,7 @@ def three_layer(cfg, tr: Trial, n: int, index: int):
     returns (predict, model)."""
     X, _, y = tr.sample(n, index)
     sig = sigma1_coeffs(cfg.sigma1, cfg.k)
-    gen = _gen(tr.device, tr.seed, tr.trial, _INIT, index)
+    gen = _gen(tr.seed, tr.trial, _INIT, index)
     m1 = cfg.resolved_width1()
     if cfg.training == "layerwise":
         net = ThreeLayer(cfg.d, m1, cfg.width2, sig, gen, "layerwise", cfg.bias_df,
@@ -81,25 +81,27 @@ def three_layer(cfg, tr: Trial, n: int, index: int):
         n2 = min(max(1, int(round(cfg.stage2_fraction * n))), n - 1)
         Xd = X.double()
         predict = yield from fit.layerwise(net, Xd[n2:], y[n2:], Xd[:n2], y[:n2],
-                                           cfg.ridge1, cfg.ridge2)
+                                           cfg.ridge1, cfg.ridges2, tr.X_val.double(),
+                                           tr.y_val)
         return predict, net
     net = ThreeLayer(cfg.d, m1, cfg.width2, sig, gen, "joint", device=tr.device)
     probe = (tr.X_val[:PROBE], tr.y_val[:PROBE].float())
     predict = yield from fit.adam(net, X, y.float(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                   steps=cfg.steps, batch_size=cfg.batch_size,
-                                  chunk=cfg.record_every, generator=gen, probe=probe,
-                                  feature=True)
+                                  chunk=cfg.record_every, generator=gen,
+                                  schedule=cfg.schedule, probe=probe, feature=True)
     return predict, net
 
 
 def two_layer(cfg, tr: Trial, n: int, index: int):
     X, _, y = tr.sample(n, index)
-    gen = _gen(tr.device, tr.seed, tr.trial, _INIT, index, 1)
+    gen = _gen(tr.seed, tr.trial, _INIT, index, 1)
     net = TwoLayer(cfg.d, cfg.two_layer_width, gen, tr.device)
     probe = (tr.X_val[:PROBE], tr.y_val[:PROBE].float())
     predict = yield from fit.adam(net, X, y.float(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                   steps=cfg.steps, batch_size=cfg.batch_size,
-                                  chunk=cfg.record_every, generator=gen, probe=probe)
+                                  chunk=cfg.record_every, generator=gen,
+                                  schedule=cfg.schedule, probe=probe)
     return predict, net
 
 
@@ -116,9 +118,11 @@ def evaluate(cfg, tr: Trial, model: str, predict, net) -> tuple[dict, dict]:
     X = tr.X_test.double() if (model == "kernel" or cfg.training == "layerwise"
                                and model == "three_layer") else tr.X_test
     out, f = predict(X)
-    sc = {"test_loss": hm.relative_mse(out.cpu(), tr.y_test.cpu())}
+    sc = hm.relative_mse_se(out.cpu(), tr.y_test.cpu())
     if model == "kernel":
         sc["ridge"] = float(predict.ridge)
+    elif model == "three_layer" and cfg.training == "layerwise":
+        sc["ridge2"] = float(predict.ridge)
     arrays = {}
     if f is not None:
         f64 = f.double().cpu().numpy()
@@ -149,27 +153,25 @@ def point(cfg, tr: Trial, n: int, index: int, model: str, step: int):
     """Yield one point's progress records and its ``phase="point"`` record; returns
     (step, scalars)."""
     coords = {"n": n, "trial": tr.trial, "model": model}
-    size = n * max(cfg.resolved_width1(), cfg.two_layer_width, n if model == "kernel" else 0)
     curve: dict[str, list] = {"iteration": [], "train_loss": [], "probe_loss": []}
-    with limit_threads(size, tr.device):
-        gen = MODELS[model](cfg, tr, n, index)
-        while True:
-            try:
-                kind, stats = next(gen)
-            except StopIteration as done:
-                predict, net = done.value
-                break
-            step += 1
-            arrays = None
-            if kind == "chunk":
-                for key in curve:
-                    curve[key].append(stats.pop(key, np.nan))
-                arrays = {f"curve_{key}": np.asarray(v, dtype=float)
-                          for key, v in curve.items()}
-                stats = {"train_loss": curve["train_loss"][-1],
-                         "probe_loss": curve["probe_loss"][-1]}
-            yield Record(step, "train", stats, arrays, coords=coords)
-        sc, arrays = evaluate(cfg, tr, model, predict, net)
+    gen = MODELS[model](cfg, tr, n, index)
+    while True:
+        try:
+            kind, stats = next(gen)
+        except StopIteration as done:
+            predict, net = done.value
+            break
+        step += 1
+        arrays = None
+        if kind == "chunk":
+            for key in curve:
+                curve[key].append(stats.pop(key, np.nan))
+            arrays = {f"curve_{key}": np.asarray(v, dtype=float)
+                      for key, v in curve.items()}
+            stats = {"train_loss": curve["train_loss"][-1],
+                     "probe_loss": curve["probe_loss"][-1]}
+        yield Record(step, "train", stats, arrays, coords=coords)
+    sc, arrays = evaluate(cfg, tr, model, predict, net)
     step += 1
     yield Record(step, "point", sc, arrays or None, coords=coords)
     return step, sc
