@@ -31,8 +31,8 @@ class Hierarchical(Experiment):
     finite_metrics = ("test_loss", "train_loss")
     nonfinite_hint = "lower 'lr' (joint training) or raise 'ridge1'"
     presets = {
-        "smoke": dict(d=8, n_over_dk=[1.0, 4.0], trials=2, test_size=4096,
-                      validation_size=512, width2=64, two_layer_width=64,
+        "smoke": dict(d=8, n_over_dk=[1.0, 4.0], trials=2, test_size=2048,
+                      validation_size=256, width2=64, two_layer_width=64,
                       kernel_ridges=[1e-3, 1e-1], **_QUICK_ADAM),
         "default": {},
         "joint": dict(training="joint", n_over_dk=[1.0, 2.0, 4.0, 8.0], trials=2, lr=1e-2,
@@ -157,7 +157,8 @@ class Hierarchical(Experiment):
         return len(self.sample_sizes()) * self.trials * per_point + 1
 
     def problem_size(self) -> int:
-        """Largest operand: the kernel matrix, else the first-layer activations."""
+        """Elements of the largest operand: the kernel matrix, else the first-layer
+        activations (each fit then leases the threads its own size wants)."""
         n = self.sample_sizes()[-1]
         size = n * max(self.resolved_width1(), self.two_layer_width)
         return max(size, n * n if "kernel" in self.models else 0)

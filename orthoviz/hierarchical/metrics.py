@@ -84,8 +84,10 @@ def stein_alignment(projection: dict, stein_coefficient: float) -> dict:
 
 
 def mean_se(values) -> tuple[float, float]:
-    """Mean and standard error (0 for a single value)."""
+    """Mean and standard error (0 for a single value; NaN for none)."""
     v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return math.nan, math.nan
     if v.size < 2:
         return float(v.mean()), 0.0
     return float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size))

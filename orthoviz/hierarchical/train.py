@@ -18,6 +18,8 @@ from orthoviz.hierarchical import metrics as hm
 from orthoviz.hierarchical.data import gaussian_inputs, make_feature, make_target
 from orthoviz.hierarchical.model import ThreeLayer, TwoLayer, sigma1_coeffs
 from orthoviz.runtime.record import Record
+from orthoviz.runtime.streams import guarded
+from orthoviz.runtime.threads import thread_budget
 
 SCATTER = 600  # test points sent for the feature-vs-p scatter
 PROBE = 2048  # held-out points behind the live training curve
@@ -52,9 +54,10 @@ class Trial:
                             device)
         self.X_val, _, self.y_val = _labelled(self.target, X)
 
-    def sample(self, n: int, index: int):
-        X = gaussian_inputs(n, self.X_test.shape[1],
-                            _gen(self.seed, self.trial, _TRAIN, index),
+    def sample(self, n: int):
+        """The n training points of this trial (seeded by n: a point's data do not
+        depend on which other sizes the sweep holds)."""
+        X = gaussian_inputs(n, self.X_test.shape[1], _gen(self.seed, self.trial, _TRAIN, n),
                             self.device)
         return _labelled(self.target, X)
 
@@ -68,12 +71,12 @@ def chunks_per_point(cfg, model: str) -> int:
     return -(-cfg.steps // cfg.record_every) + 1
 
 
-def three_layer(cfg, tr: Trial, n: int, index: int):
+def three_layer(cfg, tr: Trial, n: int):
     """Fit the bottleneck network (layerwise or joint) on n samples; yields progress,
     returns (predict, model)."""
-    X, _, y = tr.sample(n, index)
+    X, _, y = tr.sample(n)
     sig = sigma1_coeffs(cfg.sigma1, cfg.k)
-    gen = _gen(tr.seed, tr.trial, _INIT, index)
+    gen = _gen(tr.seed, tr.trial, _INIT, n)
     m1 = cfg.resolved_width1()
     if cfg.training == "layerwise":
         net = ThreeLayer(cfg.d, m1, cfg.width2, sig, gen, "layerwise", cfg.bias_df,
@@ -93,9 +96,9 @@ def three_layer(cfg, tr: Trial, n: int, index: int):
     return predict, net
 
 
-def two_layer(cfg, tr: Trial, n: int, index: int):
-    X, _, y = tr.sample(n, index)
-    gen = _gen(tr.seed, tr.trial, _INIT, index, 1)
+def two_layer(cfg, tr: Trial, n: int):
+    X, _, y = tr.sample(n)
+    gen = _gen(tr.seed, tr.trial, _INIT, n, 1)
     net = TwoLayer(cfg.d, cfg.two_layer_width, gen, tr.device)
     probe = (tr.X_val[:PROBE], tr.y_val[:PROBE].float())
     predict = yield from fit.adam(net, X, y.float(), lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -105,8 +108,8 @@ def two_layer(cfg, tr: Trial, n: int, index: int):
     return predict, net
 
 
-def kernel(cfg, tr: Trial, n: int, index: int):
-    X, _, y = tr.sample(n, index)
+def kernel(cfg, tr: Trial, n: int):
+    X, _, y = tr.sample(n)
     predict = yield from fit.kernel_ridge(X.double(), y, tr.X_val.double(), tr.y_val,
                                           cfg.kernel_ridges)
     return predict, None
@@ -149,45 +152,67 @@ def evaluate(cfg, tr: Trial, model: str, predict, net) -> tuple[dict, dict]:
 MODELS = {"three_layer": three_layer, "kernel": kernel, "two_layer": two_layer}
 
 
-def point(cfg, tr: Trial, n: int, index: int, model: str, step: int):
-    """Yield one point's progress records and its ``phase="point"`` record; returns
-    (step, scalars)."""
+def fit_size(cfg, model: str, n: int) -> int:
+    """Elements of a fit's largest per-step operand (sets its CPU threads)."""
+    if model == "kernel":
+        return n * n
+    if model == "three_layer" and cfg.training == "layerwise":
+        return n * cfg.resolved_width1()
+    batch = n if cfg.batch_size <= 0 else min(cfg.batch_size, n)
+    width = cfg.resolved_width1() if model == "three_layer" else cfg.two_layer_width
+    return batch * width
+
+
+def point(cfg, tr: Trial, n: int, model: str, step: int):
+    """One (n, trial, model) point: its progress records, then its ``phase="point"``
+    record (test loss and, for the bottleneck network, the feature metrics)."""
     coords = {"n": n, "trial": tr.trial, "model": model}
     curve: dict[str, list] = {"iteration": [], "train_loss": [], "probe_loss": []}
-    gen = MODELS[model](cfg, tr, n, index)
-    while True:
-        try:
-            kind, stats = next(gen)
-        except StopIteration as done:
-            predict, net = done.value
-            break
-        step += 1
-        arrays = None
-        if kind == "chunk":
-            for key in curve:
-                curve[key].append(stats.pop(key, np.nan))
-            arrays = {f"curve_{key}": np.asarray(v, dtype=float)
-                      for key, v in curve.items()}
-            stats = {"train_loss": curve["train_loss"][-1],
-                     "probe_loss": curve["probe_loss"][-1]}
-        yield Record(step, "train", stats, arrays, coords=coords)
-    sc, arrays = evaluate(cfg, tr, model, predict, net)
-    step += 1
-    yield Record(step, "point", sc, arrays or None, coords=coords)
-    return step, sc
+    gen = MODELS[model](cfg, tr, n)
+    # a lease sized for this fit: small Adam loops want one thread, a kernel two
+    with thread_budget(fit_size(cfg, model, n), tr.device):
+        while True:
+            try:
+                kind, stats = next(gen)
+            except StopIteration as done:
+                predict, net = done.value
+                break
+            step += 1
+            arrays = None
+            if kind == "chunk":
+                for key in curve:
+                    curve[key].append(stats.pop(key, np.nan))
+                arrays = {f"curve_{key}": np.asarray(v, dtype=float)
+                          for key, v in curve.items()}
+                stats = {"train_loss": curve["train_loss"][-1],
+                         "probe_loss": curve["probe_loss"][-1]}
+            yield Record(step, "train", stats, arrays, coords=coords)
+        sc, arrays = evaluate(cfg, tr, model, predict, net)
+    yield Record(step + 1, "point", sc, arrays or None, coords=coords)
 
 
 def run_sweep(cfg, seed: int, device: str):
-    """The whole sweep, then the final record (means over trials at the largest n)."""
+    """The whole sweep, then the final record (means over trials at the largest n).
+
+    Each point is its own stream (:func:`orthoviz.runtime.streams.guarded`): an error
+    or a non-finite loss ends that point with a ``failed`` record, and the sweep goes
+    on. Steps advance by the planned count per point, so the final step is always
+    ``total_steps()``.
+    """
     ns = cfg.sample_sizes()
     trials = [Trial(cfg, seed, t, device) for t in range(cfg.trials)]
     results: dict[tuple[str, int], list[dict]] = {}
     step = 0
-    for index, n in enumerate(ns):
+    for n in ns:
         for tr in trials:
             for model in cfg.models:
-                step, sc = yield from point(cfg, tr, n, index, model, step)
-                results.setdefault((model, n), []).append(sc)
+                coords = {"n": n, "trial": tr.trial, "model": model}
+                for rec in guarded(point(cfg, tr, n, model, step), coords,
+                                   cfg.finite_metrics, cfg.nonfinite_hint):
+                    if rec.phase == "point":
+                        results.setdefault((model, n), []).append(dict(rec.scalars))
+                    yield rec
+                step += chunks_per_point(cfg, model)
     yield final_record(cfg, ns, results, step + 1)
 
 
@@ -204,12 +229,13 @@ def final_record(cfg, ns, results, step: int) -> Record:
             sc[key] = hm.mean_se(vals)[0]
     arrays = {"sweep_n": np.asarray(ns, dtype=float)}
     for model in cfg.models:
-        stats = [hm.mean_se([r["test_loss"] for r in results[(model, n)]]) for n in ns]
+        stats = [hm.mean_se([r["test_loss"] for r in results.get((model, n), [])])
+                 for n in ns]
         arrays[f"{model}_test_loss_mean"] = np.array([m for m, _ in stats])
         arrays[f"{model}_test_loss_se"] = np.array([s for _, s in stats])
     if "three_layer" in cfg.models:
         arrays["feature_corr_mean"] = np.array(
-            [hm.mean_se([r["feature_corr"] for r in results[("three_layer", n)]])[0]
+            [hm.mean_se([r["feature_corr"] for r in results.get(("three_layer", n), [])])[0]
              for n in ns])
     th = cfg.theory()
     if "feature_corr" in sc and "feature_corr" in th:
