@@ -10,6 +10,7 @@ import param
 
 from orthoviz.neural_collapse.data import DATASETS, make_class_sizes
 from orthoviz.neural_collapse.snapshot import predicted_frame_3d
+from orthoviz.neural_collapse.theory import norms_vs_class_size
 from orthoviz.neural_collapse.train import train
 from orthoviz.runtime import ConfigError, Experiment, Record, register
 
@@ -166,6 +167,10 @@ class NeuralCollapse(Experiment):
         """Predictions under the run's metric names (UFM; a backbone is UFM-like only
         when it can fit any features, so the values are a reference there)."""
         g = self.geometry()
+        sizes = np.asarray(self.sizes(), float)
+        grid = np.geomspace(max(1.0, sizes.min() / 4), sizes.max() * 2, 200)
+        curve = norms_vs_class_size(grid, int(sizes.sum()), self.depth, self.decays(),
+                                    self.feature_decay)
         means_3d, classifier_3d = predicted_frame_3d(g)
         return {
             "nc1": 0.0, "nc2_features": 0.0, "nc2_classifier": 0.0, "nc3": 0.0,
@@ -176,6 +181,9 @@ class NeuralCollapse(Experiment):
             "gram_features": np.asarray(g["gram_features"]),
             "gram_classifier": np.asarray(g["gram_classifier"]),
             "means_3d": means_3d, "classifier_3d": classifier_3d,
+            # what the minority-collapse pane draws beside the run (not a run metric)
+            "context": {"norm_curve_sizes": grid,
+                        **{f"norm_curve_{k}": np.asarray(v) for k, v in curve.items()}},
         }
 
 

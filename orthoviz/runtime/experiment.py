@@ -166,6 +166,16 @@ class Experiment(param.Parameterized):
         cached = self.__dict__.get("_theory_cache")
         return cached is not None and cached[0] == json.dumps(self.config(), sort_keys=True)
 
+    def share_theory(self, other: Experiment) -> bool:
+        """Take ``other``'s cached theory when both configs are equal (a run's snapshot
+        of the explorer's config need not compute it again). True when taken."""
+        cached = other.__dict__.get("_theory_cache")
+        key = json.dumps(self.config(), sort_keys=True)
+        if type(other) is type(self) and cached is not None and cached[0] == key:
+            self.__dict__["_theory_cache"] = cached
+            return True
+        return False
+
     def _theory(self) -> dict[str, Any]:
         """The prediction itself; subclasses override this, not :meth:`theory`."""
         return {}

@@ -17,7 +17,6 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from orthoviz.runtime.params import to_jsonable
 from orthoviz.runtime.record import Record
@@ -53,6 +52,8 @@ def config_json(experiment, seed: int, device: str) -> str:
 
 
 def view_state(experiment, records: list[Record], arrays: dict) -> ViewState:
+    """A saved or finished run's state for the static figures (the experiment's
+    theory is computed once and cached on it)."""
     final = next((r for r in reversed(records) if r.is_final), None)
     return ViewState(config=experiment, theory=experiment.theory(), arrays=dict(arrays),
                      rows=[r.row() for r in records],
@@ -193,8 +194,3 @@ def export_run(run_dir: str | os.PathLike, to: str | os.PathLike | None = None,
             shutil.copyfile(src, out / name)
             result.append(out / name)
     return result
-
-
-def export_summary(result: ExportResult) -> dict[str, Any]:
-    """JSON-ready description of an export (for the CLI)."""
-    return {"files": [str(p) for p in result], "notes": list(result.notes)}
