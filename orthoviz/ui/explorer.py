@@ -24,6 +24,7 @@ from orthoviz.ui.files import FilesPanel
 from orthoviz.ui.plots import LiveCurves, LivePane
 from orthoviz.ui.runs import RunFilesMixin
 from orthoviz.ui.stream import StreamingMixin
+from orthoviz.ui.text import SafeAlert, bullet_text
 from orthoviz.viz.common import ensure_bokeh, figure_layout
 from orthoviz.viz.export import view_state
 from orthoviz.viz.spec import views_for
@@ -95,8 +96,9 @@ class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
         theory = self._theory(self.config)
         self.curves = [LiveCurves(c, theory) for c in self.views.curves]
         self.panes = [LivePane(p) for p in self.views.panes]
-        self.notes = pn.pane.Alert("", alert_type="warning", visible=False,
-                                   sizing_mode="stretch_width")
+        # plain text only (SafeAlert): notes carry error text and user values
+        self.notes = SafeAlert("", alert_type="warning", visible=False,
+                               sizing_mode="stretch_width")
         c = self.controls
         c.start.on_click(lambda e: self.start())
         c.stop.on_click(lambda e: self.stop())
@@ -299,7 +301,7 @@ class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
 
     def _show_notes(self, final: Record | None) -> None:
         notes = list(final.notes) if final is not None else []
-        self.notes.object = "\n".join(f"- {n}" for n in notes)
+        self.notes.object = bullet_text(notes)  # escaped by SafeAlert
         self.notes.visible = bool(notes)
 
     def _clear_plots(self, theory: dict) -> None:
