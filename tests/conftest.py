@@ -126,6 +126,11 @@ def _wait_until_fixture():
     return wait_until
 
 
+@pytest.fixture(name="free_port")
+def _free_port_fixture():
+    return free_port
+
+
 @pytest.fixture(name="panel_server")
 def _panel_server_fixture():
     return panel_server
