@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="figures (HTML, PNG when possible) and CSV of a run")
     e.add_argument("run_dir")
     e.add_argument("--to", default=None)
+    e.add_argument("--png", action=argparse.BooleanOptionalAction, default=True,
+                   help="also a PNG where a browser driver is available")
     return p
 
 
@@ -198,7 +200,7 @@ def cmd_export(args) -> int:
     from orthoviz.viz.export import export_run
 
     saved = load_run(args.run_dir)  # refuses what cannot open; notes the damage
-    paths = export_run(args.run_dir, args.to)
+    paths = export_run(args.run_dir, args.to, png=args.png)
     for path in paths:
         print(path)
     for note in [*saved.notes, *getattr(paths, "notes", [])]:
