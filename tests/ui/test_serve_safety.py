@@ -30,30 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = Path(__file__).resolve().parent / "apps" / "minimal.py"
 
 
-def serve(tmp_path: Path, port: int, wait_until, *args: str, app="neural_collapse",
-          log="serve.log"):
-    """``orthoviz serve`` in its own process group; returns (process, log path)."""
-    out = tmp_path / log
-    with open(out, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "orthoviz.cli", "serve",
-                                 str(app), "--port", str(port), *args],
-                                cwd=tmp_path, stdout=f, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=dict(os.environ,
-                                                                 ORTHOVIZ_DEVICE="cpu"))
-    try:
-        wait_until(lambda: proc.poll() is None and "websocket origins" in out.read_text()
-                   or _dead(proc, out), timeout=90, interval=0.2)
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise
-    return proc, out
-
-
-def _dead(proc, out):
-    assert proc.poll() is None, out.read_text()
-    return False
-
-
 def listening_addresses(port: int) -> set[str]:
     """Local addresses in LISTEN state on ``port`` (Linux /proc/net/tcp{,6})."""
     found = set()
@@ -101,63 +77,54 @@ def stops_cleanly(proc, port: int, sig: int, wait_until) -> None:
     """``sig`` to the server: within 10 s no process of its group and the port free."""
     t0 = time.monotonic()
     proc.send_signal(sig)
-    try:
-        rc = proc.wait(timeout=10)
-        deadline = t0 + 10
+    rc = proc.wait(timeout=10)
 
-        def group_gone():
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return True
-            return False
-
-        wait_until(group_gone, timeout=max(0.1, deadline - time.monotonic()))
-        with socket.socket() as s:  # as the next server would bind it
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", port))
-        with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        assert rc == 0 and time.monotonic() - t0 < 10
-    finally:
+    def group_gone():
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, 0)
         except ProcessLookupError:
-            pass
+            return True
+        return False
+
+    wait_until(group_gone, timeout=max(0.1, t0 + 10 - time.monotonic()))
+    with socket.socket() as s:  # as the next server would bind it
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert rc == 0 and time.monotonic() - t0 < 10
 
 
 def test_default_is_loopback_only_refuses_foreign_origins_and_stops_on_sigterm(
-        tmp_path, free_port, wait_until):
-    port = free_port()
-    proc, log = serve(tmp_path, port, wait_until)
-    assert listening_addresses(port) == {"0100007F"}, "only 127.0.0.1 (ss -ltn)"
-    text = log.read_text()
-    assert f"at http://127.0.0.1:{port}/" in text and f"listening on 127.0.0.1:{port}" in text
-    token = session_token(port)
-    assert ws_answer(port, token, "http://evil.example") == 403
-    assert ws_answer(port, token, f"http://evil.example:{port}") == 403
-    assert ws_answer(port, token, f"http://localhost:{port}") == "accepted"
-    assert ws_answer(port, token, f"http://127.0.0.1:{port}") == "accepted"
-    stops_cleanly(proc, port, signal.SIGTERM, wait_until)
+        tmp_path, orthoviz_server, wait_until):
+    with orthoviz_server(tmp_path) as (proc, port, log):
+        assert listening_addresses(port) == {"0100007F"}, "only 127.0.0.1 (ss -ltn)"
+        text = log.read_text()
+        assert f"at http://127.0.0.1:{port}/" in text and f"listening on 127.0.0.1:{port}" in text
+        token = session_token(port)
+        assert ws_answer(port, token, "http://evil.example") == 403
+        assert ws_answer(port, token, f"http://evil.example:{port}") == 403
+        assert ws_answer(port, token, f"http://localhost:{port}") == "accepted"
+        assert ws_answer(port, token, f"http://127.0.0.1:{port}") == "accepted"
+        stops_cleanly(proc, port, signal.SIGTERM, wait_until)
 
 
-def test_allow_origin_with_a_login_and_sigint(tmp_path, free_port, wait_until):
-    port = free_port()
-    proc, log = serve(tmp_path, port, wait_until, "--allow-origin", "classroom.example",
-                      "--basic-auth", "s3cret-pass", app=MINIMAL)
-    assert f"classroom.example:{port}" in log.read_text()
-    anonymous = urllib.request.urlopen(f"http://127.0.0.1:{port}/minimal", timeout=60)
-    assert "/login" in anonymous.url  # the app itself needs a login
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    form = {"username": "teacher", "password": "s3cret-pass"}
-    opener.open(f"http://127.0.0.1:{port}/login",
-                data=urllib.parse.urlencode(form).encode(), timeout=60)
-    token = session_token(port, opener, app="minimal")
-    assert ws_answer(port, token, f"http://evil.example:{port}", jar, "minimal") == 403
-    assert ws_answer(port, token, f"http://classroom.example:{port}", jar,
-                     "minimal") == "accepted"
-    stops_cleanly(proc, port, signal.SIGINT, wait_until)
+def test_allow_origin_with_a_login_and_sigint(tmp_path, orthoviz_server, wait_until):
+    with orthoviz_server(tmp_path, "--allow-origin", "classroom.example", "--basic-auth",
+                         "s3cret-pass", apps=[MINIMAL]) as (proc, port, log):
+        assert f"classroom.example:{port}" in log.read_text()
+        anonymous = urllib.request.urlopen(f"http://127.0.0.1:{port}/minimal", timeout=60)
+        assert "/login" in anonymous.url  # the app itself needs a login
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        form = {"username": "teacher", "password": "s3cret-pass"}
+        opener.open(f"http://127.0.0.1:{port}/login",
+                    data=urllib.parse.urlencode(form).encode(), timeout=60)
+        token = session_token(port, opener, app="minimal")
+        assert ws_answer(port, token, f"http://evil.example:{port}", jar, "minimal") == 403
+        assert ws_answer(port, token, f"http://classroom.example:{port}", jar,
+                         "minimal") == "accepted"
+        stops_cleanly(proc, port, signal.SIGINT, wait_until)
 
 
 def test_binder_start_allows_the_proxy_origin_only(tmp_path, free_port, wait_until):
