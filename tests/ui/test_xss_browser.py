@@ -69,3 +69,12 @@ def test_payloads_in_the_url_and_data_dir_stay_text(app, tmp_path, orthoviz_serv
         page.wait_for_timeout(500)
         assert flag(page) is None
         assert page.locator("img[src='x']").count() == 0
+        if app == "neural_collapse":  # 3. the NaN link: refused at Start, named
+            page.goto(f"{base}?layer_decays=[NaN,NaN]&depth=2", timeout=120_000)
+            start = page.get_by_role("button", name=re.compile("Start"))
+            start.wait_for(timeout=120_000)
+            page.wait_for_function("() => document.readyState === 'complete'")
+            start.click()
+            text = status_text(page, "values must be finite")
+            assert text.startswith("failed") and "'layer_decays'" in text, text
+            assert start.is_enabled(), "not stuck at running: Start is available again"
