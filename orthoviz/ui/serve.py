@@ -186,13 +186,14 @@ def _server(paths, port, address, origins, num_threads, basic_auth):
 
 
 def _report(server, paths, origins, root, basic_auth, ignored) -> None:
+    """What is served where: the URL to open (for a non-local address, the first
+    ``--allow-origin``), the sockets really bound, the origins and the data root."""
     sockets = getattr(getattr(server, "_http", None), "_sockets", {}).values()
     bound = sorted({_fmt(s.getsockname()) for s in sockets
                     if s.family in (socket.AF_INET, socket.AF_INET6)})
     host, port = server.address, server.port
-    url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    lines = [f"Serving {', '.join(p.stem for p in paths)} at "
-             f"http://{_fmt((url_host, port)).rsplit(':', 1)[0]}:{port}/",
+    where = _fmt((host, port)) if is_local(host) else origins[2]
+    lines = [f"Serving {', '.join(p.stem for p in paths)} at http://{where}/",
              f"  listening on {', '.join(bound) or _fmt((host, port))}"
              + ("" if is_local(host) else "  (reachable from other machines)"),
              f"  websocket origins: {', '.join(origins)}",
