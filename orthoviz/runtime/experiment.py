@@ -16,7 +16,7 @@ import param
 
 from orthoviz.runtime.device import resolve_device
 from orthoviz.runtime.errors import ConfigError, NonFiniteError
-from orthoviz.runtime.params import allowed_text, set_checked, user_parameters
+from orthoviz.runtime.params import allowed_text, check_finite, set_checked, user_parameters
 from orthoviz.runtime.record import FAILED, Record
 from orthoviz.runtime.resources import check_memory
 from orthoviz.runtime.threads import thread_budget
@@ -110,6 +110,7 @@ class Experiment(param.Parameterized):
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError("seed", seed, "an integer >= 0")
         dev = resolve_device(device, self.problem_size())
+        check_finite(self)  # values from a URL or a widget bypass set_checked
         self.validate()
         check_memory(self, dev, memory_budget)
         return dev

@@ -3,12 +3,11 @@ and the config widgets generated from the experiment's param class."""
 
 from __future__ import annotations
 
-import html
-
 import panel as pn
 import param
 
 from orthoviz.runtime.params import user_parameters
+from orthoviz.ui.text import SafeAlert, plain_html
 
 #: status -> Alert colour
 ALERT = {"idle": "secondary", "running": "primary", "paused": "info", "stopping": "warning",
@@ -76,20 +75,21 @@ class RunControls:
         self.progress = pn.indicators.Progress(value=0, max=1000, bar_color="primary",
                                                sizing_mode="stretch_width", height=14)
         self.step = pn.pane.HTML("step 0 / ?", css_classes=["ov-step"], margin=(0, 10))
-        self.status = pn.pane.Alert("**idle**", alert_type="secondary",
-                                    css_classes=["ov-status"], sizing_mode="stretch_width")
+        # plain text only: messages carry URL values, paths and error text
+        self.status = SafeAlert("", title="idle", alert_type="secondary",
+                                css_classes=["ov-status"], sizing_mode="stretch_width")
 
     def show_progress(self, step: int, total: int, device: str | None) -> None:
         self.progress.value = int(1000 * min(1.0, step / max(1, total)))
         self.step.object = f"step {step} / {total}"
         if device:
-            self.device_used.object = f"device in use: <b>{html.escape(device)}</b>"
+            self.device_used.object = f"device in use: <b>{plain_html(device)}</b>"
 
     def show_status(self, status: str, message: str) -> None:
-        text = f"**{status}**"
-        if message and message != status:
-            text += f": {message}"
-        self.status.param.update(object=text, alert_type=ALERT.get(status, "secondary"))
+        """Status in bold, then the message; both shown as plain text."""
+        text = message if message and message != status else ""
+        self.status.param.update(object=text, title=status,
+                                 alert_type=ALERT.get(status, "secondary"))
         running = status in ("running", "paused", "stopping")
         self.start.disabled = status in ("running", "paused")
         self.stop.disabled = not running

@@ -26,6 +26,7 @@ from orthoviz.ui.files import FilesPanel
 from orthoviz.ui.plots import LiveCurves, LivePane
 from orthoviz.ui.runs import RunFilesMixin
 from orthoviz.ui.stream import StreamingMixin
+from orthoviz.ui.text import SafeAlert, bullet_text
 from orthoviz.ui.theory import TheoryMixin
 from orthoviz.viz.common import ensure_bokeh, figure_layout
 from orthoviz.viz.spec import views_for
@@ -101,8 +102,9 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self.files = FilesPanel(self)
         self.curves = [LiveCurves(c, self.config) for c in self.views.curves]
         self.panes = [LivePane(p) for p in self.views.panes]
-        self.notes = pn.pane.Alert("", alert_type="warning", visible=False,
-                                   sizing_mode="stretch_width")
+        # plain text only (SafeAlert): notes carry error text and user values
+        self.notes = SafeAlert("", alert_type="warning", visible=False,
+                               sizing_mode="stretch_width")
         c = self.controls
         c.start.on_click(lambda e: self.start())
         c.stop.on_click(lambda e: self.stop())
@@ -350,7 +352,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
     def _show_notes(self, final: Record | None, history=()) -> None:
         notes = list(final.notes) if final is not None else []
         notes += [n for r in history if r.phase == "failed" for n in r.notes]
-        self.notes.object = "\n".join(f"- {n}" for n in notes)
+        self.notes.object = bullet_text(notes)  # escaped by SafeAlert
         self.notes.visible = bool(notes)
 
     def _clear_plots(self, reshape: bool = False) -> None:

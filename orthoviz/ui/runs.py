@@ -36,9 +36,17 @@ class RunFilesMixin:
         return writer.path
 
     def open_run(self, path: str | Path) -> bool:
-        """Show a saved run (curves, panes, notes) without retraining."""
+        """Show a saved run (curves, panes, notes) without retraining.
+
+        Only folders inside ``runs_root`` open (no ``..``, no symlink out of it); a
+        relative path is tried from the working folder, then from ``runs_root``.
+        Damage the readers work around is listed in the status line.
+        """
+        target = Path(path)
+        if not target.is_absolute() and not target.exists():
+            target = Path(self.runs_root) / target
         try:
-            saved = load_run(path)
+            saved = load_run(target, root=self.runs_root)
         except (OSError, ValueError, KeyError) as e:
             self._set_status(self.status, f"cannot open {path}: {e}")
             return False
@@ -70,5 +78,6 @@ class RunFilesMixin:
         self._show_notes(saved.final, self._records)
         step = self._records[-1].step if self._records else 0
         self.controls.show_progress(step, saved.experiment.total_steps(), saved.device)
-        self._set_status(saved.summary.get("status", "finished"), f"opened {saved.path}")
+        damage = "".join(f"; {n}" for n in saved.notes)
+        self._set_status(saved.status, f"opened {saved.path}{damage}")
         return True

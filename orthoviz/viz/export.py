@@ -183,6 +183,7 @@ def export_run(run_dir: str | os.PathLike, to: str | os.PathLike | None = None,
     fig = figures(exp, saved.records, saved.arrays)
     title = f"{exp.title or exp.key} — {saved.path.name}"
     result = ExportResult([save_html(fig, out / "figures.html", title=title)])
+    result.notes.extend(saved.notes)  # damage found while reading (one line each)
     if png:
         try:
             result.append(save_png(fig, out / "figures.png"))
@@ -190,7 +191,7 @@ def export_run(run_dir: str | os.PathLike, to: str | os.PathLike | None = None,
             result.notes.append(f"PNG skipped: {e}")
     for name in ("metrics.csv", "config.json", "summary.json"):
         src = saved.path / name
-        if src.exists():
+        if name in saved.readable:  # never a file that links out of the run folder
             shutil.copyfile(src, out / name)
             result.append(out / name)
     return result
