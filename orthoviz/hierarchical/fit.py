@@ -31,7 +31,8 @@ def batched(fn, X: torch.Tensor, rows: int = _ROWS):
     return torch.cat(outs)
 
 
-def layerwise(model: ThreeLayer, X1, y1, X2, y2, ridge1: float, ridges2, X_val, y_val):
+def layerwise(model: ThreeLayer, X1, y1, X2, y2, ridge1: float, ridges2, X_val, y_val,
+              snapshot=None):
     """Stage 1: ridge of y on ``sigma1(<v_j, x>)`` over D1 (u only; c = 0 so the output
     is the feature). Stage 2: ridge of the residual ``y - f`` on the ReLU features of
     the standardised feature over D2 (c and c_0 only), the ridge chosen among
@@ -39,7 +40,7 @@ def layerwise(model: ThreeLayer, X1, y1, X2, y2, ridge1: float, ridges2, X_val, 
     final error, never on the feature). Float64 throughout."""
     with torch.no_grad():
         model.u.copy_(ridge_solve(model.units(X1), y1, ridge1))
-        yield "stage", {}
+        yield "stage", ({"arrays": snapshot()} if snapshot is not None else {})
         f2 = model.feature(X2)
         model.mu.copy_(f2.mean())
         model.tau.copy_(f2.std().clamp_min(1e-12))
@@ -71,12 +72,14 @@ def layerwise(model: ThreeLayer, X1, y1, X2, y2, ridge1: float, ridges2, X_val, 
 
 
 def adam(model, X, y, *, lr: float, weight_decay: float, steps: int, batch_size: int,
-         chunk: int, generator, schedule: str = "cosine", probe=None, feature: bool = False):
+         chunk: int, generator, schedule: str = "cosine", probe=None, feature: bool = False,
+         snapshot=None):
     """Adam on ``mean((model(x) - y)^2)`` over minibatches (epochs of a random
     permutation; ``batch_size = 0`` is full batch), the step size constant or decayed
     to 0 along a cosine (minibatch noise would otherwise set the final error). Every
     ``chunk`` steps yields ``train_loss`` (mean minibatch loss of the chunk) and, with
-    ``probe = (X, y)``, ``probe_loss`` on those held-out points."""
+    ``probe = (X, y)``, ``probe_loss`` on those held-out points; ``snapshot()``, if
+    given, adds arrays (the live feature scatter) under ``"arrays"``."""
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     n = X.shape[0]
     bs = n if batch_size <= 0 else min(batch_size, n)
@@ -100,6 +103,8 @@ def adam(model, X, y, *, lr: float, weight_decay: float, steps: int, batch_size:
             if probe is not None:
                 with torch.no_grad():
                     stats["probe_loss"] = float(torch.mean((model(probe[0]) - probe[1]) ** 2))
+            if snapshot is not None:
+                stats["arrays"] = snapshot()
             total.zero_()
             count = 0
             yield "chunk", stats

@@ -138,13 +138,18 @@ def test_mse_relative_se(target: Target, test_size: int) -> float:
 
 
 def theory_curves(n_values, d: int, k: int, q: int, plateau: float,
-                  span: tuple[float, float] = (1e-3, 2.0)) -> dict:
+                  span: tuple[float, float] = (0.03, 1.5), reach: float = 30.0) -> dict:
     """Curve columns for the test-loss plot: the kernel plateau across the sweep (as
-    ``model = "kernel"``) and two vertical marks at ``n = d^k`` and ``n = d^{kq}``."""
+    ``model = "kernel"``) and vertical marks (segments over ``span``) at ``n = d^k`` and
+    at ``n = d^{kq}`` when it lies within ``reach`` times the largest n (it is usually
+    far beyond: ``d^6 = 1.7e7`` at d = 16)."""
     n_values = np.asarray(n_values, dtype=float)
     sc = scales(d, k, q)
     lo, hi = float(n_values.min()), float(n_values.max())
-    n = [lo, hi, sc["three_layer"], sc["three_layer"], sc["kernel"], sc["kernel"]]
-    model = ["kernel"] * 2 + [f"n = d^{k}"] * 2 + [f"n = d^{k * q}"] * 2
-    loss = [plateau, plateau, span[0], span[1], span[0], span[1]]
+    n, model, loss = [lo, hi], ["kernel", "kernel"], [plateau, plateau]
+    for key, power in (("three_layer", k), ("kernel", k * q)):
+        if sc[key] <= reach * hi:
+            n += [sc[key]] * 2
+            model += [f"n = d^{power}"] * 2
+            loss += list(span)
     return {"n": np.asarray(n), "model": np.asarray(model), "test_loss": np.asarray(loss)}

@@ -85,14 +85,15 @@ def three_layer(cfg, tr: Trial, n: int):
         Xd = X.double()
         predict = yield from fit.layerwise(net, Xd[n2:], y[n2:], Xd[:n2], y[:n2],
                                            cfg.ridge1, cfg.ridges2, tr.X_val.double(),
-                                           tr.y_val)
+                                           tr.y_val, snapshot=lambda: feature_arrays(net, tr))
         return predict, net
     net = ThreeLayer(cfg.d, m1, cfg.width2, sig, gen, "joint", device=tr.device)
     probe = (tr.X_val[:PROBE], tr.y_val[:PROBE].float())
     predict = yield from fit.adam(net, X, y.float(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                   steps=cfg.steps, batch_size=cfg.batch_size,
                                   chunk=cfg.record_every, generator=gen,
-                                  schedule=cfg.schedule, probe=probe, feature=True)
+                                  schedule=cfg.schedule, probe=probe, feature=True,
+                                  snapshot=lambda: feature_arrays(net, tr))
     return predict, net
 
 
@@ -115,38 +116,45 @@ def kernel(cfg, tr: Trial, n: int):
     return predict, None
 
 
+def feature_arrays(net, tr: Trial) -> dict:
+    """The learned feature on the first test points against p and h, and the network
+    output as a function of the bottleneck value (the fitted link) on a grid spanning
+    the feature's 0.5-99.5% range."""
+    with torch.no_grad():
+        X = tr.X_test[:SCATTER].to(net.V.dtype)
+        f = net.feature(X)
+        lo, hi = torch.quantile(f, torch.tensor([0.005, 0.995], dtype=f.dtype,
+                                                device=f.device)).tolist()
+        grid = torch.linspace(lo, hi, 200, dtype=f.dtype, device=f.device)
+        link = net.link(grid)
+    return {"scatter_p": tr.p_test[:SCATTER].cpu().numpy(),
+            "scatter_feature": f.double().cpu().numpy(),
+            "scatter_target": tr.y_test[:SCATTER].cpu().numpy(),
+            "link_grid": grid.double().cpu().numpy(),
+            "link_fit": link.double().cpu().numpy()}
+
+
 def evaluate(cfg, tr: Trial, model: str, predict, net) -> tuple[dict, dict]:
-    """Point scalars (test_loss; the feature metrics for the bottleneck network) and
-    arrays (scatter of the learned feature against p, the fitted link)."""
-    X = tr.X_test.double() if (model == "kernel" or cfg.training == "layerwise"
-                               and model == "three_layer") else tr.X_test
+    """Point scalars (test_loss and its SE; the feature metrics for the bottleneck
+    network) and arrays (:func:`feature_arrays`)."""
+    layerwise = model == "three_layer" and cfg.training == "layerwise"
+    X = tr.X_test.double() if (model == "kernel" or layerwise) else tr.X_test
     out, f = predict(X)
     sc = hm.relative_mse_se(out.cpu(), tr.y_test.cpu())
-    if model == "kernel":
-        sc["ridge"] = float(predict.ridge)
-    elif model == "three_layer" and cfg.training == "layerwise":
-        sc["ridge2"] = float(predict.ridge)
-    arrays = {}
-    if f is not None:
-        f64 = f.double().cpu().numpy()
-        sc["feature_corr"] = hm.feature_correlation(f64, tr.p_test.cpu().numpy())
-        proj = hm.degree_k_projection(net.V.detach().cpu(), net.s.detach().cpu(),
-                                      net.u.detach().cpu(), net.sigma1, tr.target.feature)
-        align = hm.stein_alignment(proj, tr.stein)
-        sc["hermite_corr"] = align["hermite_corr"]
-        if cfg.training == "layerwise":
-            sc["stein_error"] = align["stein_error"]
-            sc["stage1_test_loss"] = hm.relative_mse(f64, tr.y_test.cpu())
-        lo, hi = np.quantile(f64, [0.005, 0.995])
-        grid = torch.linspace(float(lo), float(hi), 200, dtype=f.dtype, device=f.device)
-        with torch.no_grad():
-            link = net.link(grid)
-        arrays = {"scatter_p": tr.p_test[:SCATTER].cpu().numpy(),
-                  "scatter_feature": f64[:SCATTER],
-                  "scatter_target": tr.y_test[:SCATTER].cpu().numpy(),
-                  "link_grid": grid.double().cpu().numpy(),
-                  "link_fit": link.double().cpu().numpy()}
-    return sc, arrays
+    if model == "kernel" or layerwise:
+        sc["ridge" if model == "kernel" else "ridge2"] = float(predict.ridge)
+    if f is None:
+        return sc, {}
+    f64 = f.double().cpu().numpy()
+    sc["feature_corr"] = hm.feature_correlation(f64, tr.p_test.cpu().numpy())
+    proj = hm.degree_k_projection(net.V.detach().cpu(), net.s.detach().cpu(),
+                                  net.u.detach().cpu(), net.sigma1, tr.target.feature)
+    align = hm.stein_alignment(proj, tr.stein)
+    sc["hermite_corr"] = align["hermite_corr"]
+    if layerwise:
+        sc["stein_error"] = align["stein_error"]
+        sc["stage1_test_loss"] = hm.relative_mse(f64, tr.y_test.cpu())
+    return sc, feature_arrays(net, tr)
 
 
 MODELS = {"three_layer": three_layer, "kernel": kernel, "two_layer": two_layer}
@@ -178,12 +186,12 @@ def point(cfg, tr: Trial, n: int, model: str, step: int):
                 predict, net = done.value
                 break
             step += 1
-            arrays = None
+            arrays = stats.pop("arrays", None)
             if kind == "chunk":
                 for key in curve:
                     curve[key].append(stats.pop(key, np.nan))
-                arrays = {f"curve_{key}": np.asarray(v, dtype=float)
-                          for key, v in curve.items()}
+                arrays = {**(arrays or {}), **{f"curve_{key}": np.asarray(v, dtype=float)
+                                               for key, v in curve.items()}}
                 stats = {"train_loss": curve["train_loss"][-1],
                          "probe_loss": curve["probe_loss"][-1]}
             yield Record(step, "train", stats, arrays, coords=coords)

@@ -206,4 +206,6 @@ def test_scales_and_theory_curve_columns():
     curve = theory_curves([128, 4096], 16, 2, 3, 0.5)
     assert set(curve) == {"n", "model", "test_loss"}
     assert len({len(v) for v in curve.values()}) == 1
-    assert list(curve["n"][2:4]) == [256.0, 256.0]
+    # the plateau and the d^2 mark; d^6 = 1.7e7 is beyond 30 x 4096 and left out
+    assert list(curve["n"]) == [128.0, 4096.0, 256.0, 256.0]
+    assert list(theory_curves([4, 64], 4, 2, 2, 0.5)["n"][-2:]) == [256.0, 256.0]
