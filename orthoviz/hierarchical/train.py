@@ -210,6 +210,7 @@ def run_sweep(cfg, seed: int, device: str):
     ns = cfg.sample_sizes()
     trials = [Trial(cfg, seed, t, device) for t in range(cfg.trials)]
     results: dict[tuple[str, int], list[dict]] = {}
+    latest: dict[str, np.ndarray] = {}  # the panes' last arrays, saved with the run
     step = 0
     for n in ns:
         for tr in trials:
@@ -219,12 +220,15 @@ def run_sweep(cfg, seed: int, device: str):
                                    cfg.finite_metrics, cfg.nonfinite_hint):
                     if rec.phase == "point":
                         results.setdefault((model, n), []).append(dict(rec.scalars))
+                    latest.update(rec.arrays or {})
                     yield rec
                 step += chunks_per_point(cfg, model)
-    yield final_record(cfg, ns, results, step + 1)
+    yield final_record(cfg, ns, results, step + 1, latest)
 
 
-def final_record(cfg, ns, results, step: int) -> Record:
+def final_record(cfg, ns, results, step: int, latest: dict | None = None) -> Record:
+    """Means over trials at the largest n; arrays: the per-n means and the panes' last
+    arrays (so a saved run redraws its feature scatter and training curve)."""
     n_max = ns[-1]
     sc, notes = {}, []
     for model in cfg.models:
@@ -235,7 +239,7 @@ def final_record(cfg, ns, results, step: int) -> Record:
         vals = [r[key] for r in results.get(("three_layer", n_max), []) if key in r]
         if vals:
             sc[key] = hm.mean_se(vals)[0]
-    arrays = {"sweep_n": np.asarray(ns, dtype=float)}
+    arrays = {**(latest or {}), "sweep_n": np.asarray(ns, dtype=float)}
     for model in cfg.models:
         stats = [hm.mean_se([r["test_loss"] for r in results.get((model, n), [])])
                  for n in ns]
