@@ -1,7 +1,7 @@
 """One script for a GPU machine (under 5 minutes on one H100/H200): the GPU tests, then
 the GPU legs of every benchmark, then a short table.
 
-Usage (from the repository root): python benchmarks/gpu_check.py
+Usage (from the repository root): python benchmarks/gpu_check.py [--with-hierarchical]
 """
 
 from __future__ import annotations
@@ -31,6 +31,23 @@ def step(name: str, cmd: list[str], timeout: int) -> dict:
     return {"step": name, "ok": ok, "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def hierarchical_steps(py: str = sys.executable) -> list[dict]:
+    """GPU items of ``orthoviz.hierarchical`` (about 2-3 minutes on one H100/H200): its
+    CUDA tests (CPU/CUDA agreement, a short paper_cubic run), then the full
+    ``paper_cubic`` preset with one trial (k = 3, d = 16, n up to 4 d^3 = 16384, joint
+    Adam, kernel ridge on n = 16384, 2^16 test points) through
+    ``benchmarks/hierarchical.py``, which writes ``hierarchical.json`` under ``OUT``.
+    Not part of :func:`main`'s default run; ``--with-hierarchical`` adds it."""
+    return [
+        step("pytest -m gpu tests/hierarchical", [py, "-m", "pytest", "-q", "-m", "gpu",
+                                                  "-p", "no:cacheprovider",
+                                                  "tests/hierarchical/test_gpu.py"], 150),
+        step("benchmarks/hierarchical.py (paper_cubic)",
+             [py, "benchmarks/hierarchical.py", "--skip-default", "--skip-joint", "--gpu"],
+             360),
+    ]
+
+
 def main() -> int:
     import torch
 
@@ -45,8 +62,10 @@ def main() -> int:
                                                "--steps", "2000", "--repeats", "2"], 150),
         step("benchmarks/random_features.py", [py, "benchmarks/random_features.py"], 150),
     ]
+    if "--with-hierarchical" in sys.argv[1:]:
+        rows += hierarchical_steps(py)
     print("\n=== summary ===")
-    for name in ("neural_collapse", "random_features"):
+    for name in ("neural_collapse", "random_features", "hierarchical"):
         f = OUT / f"{name}.json"
         if f.exists():
             data = json.loads(f.read_text())

@@ -8,7 +8,7 @@ benchmarks/results/hierarchical.json.
    the prototype took 5 min in NumPy; target < 30 s on the CPU).
 3. ``paper_cubic`` on CUDA, only when a GPU is present (``--gpu`` forces the attempt).
 
-Usage: python benchmarks/hierarchical.py [--skip-default] [--gpu]
+Usage: python benchmarks/hierarchical.py [--skip-default] [--skip-joint] [--gpu]
 """
 
 from __future__ import annotations
@@ -80,12 +80,15 @@ def bench(preset: str, device: str, **overrides) -> dict:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-default", action="store_true")
+    ap.add_argument("--skip-joint", action="store_true")
     ap.add_argument("--gpu", action="store_true", help="run paper_cubic on CUDA")
     args = ap.parse_args(argv)
     runs, rows = [], []
     if not args.skip_default:
         runs.append(bench("default", "cpu"))
-    runs.append(bench("joint", "cpu", n_over_dk=[8.0], trials=1, models=["three_layer"]))
+    if not args.skip_joint:
+        runs.append(bench("joint", "cpu", n_over_dk=[8.0], trials=1,
+                          models=["three_layer"]))
     if args.gpu or torch.cuda.is_available():
         runs.append(bench("paper_cubic", "cuda", trials=1))
     for r in runs:

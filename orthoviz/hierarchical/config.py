@@ -40,7 +40,7 @@ class Hierarchical(Experiment):
         "paper_cubic": dict(k=3, basis="coordinate", sigma1="monomial", training="joint",
                             n_over_dk=[0.25, 0.5, 1.0, 2.0, 4.0], trials=2, width2=1000,
                             steps=4000, batch_size=1024, record_every=200,
-                            test_size=65536, validation_size=4096),
+                            test_size=2**21, validation_size=4096),
         "failure_g_even": dict(g="square"),
         "stein_bias": dict(g="linear_square"),
     }
@@ -66,7 +66,7 @@ class Hierarchical(Experiment):
                         doc="models to fit: three_layer, kernel, two_layer")
     trials = param.Integer(3, bounds=(1, 100), softbounds=(1, 10),
                            doc="independent draws of target, data and networks")
-    test_size = param.Integer(32768, bounds=(256, 1_048_576), softbounds=(4096, 131072),
+    test_size = param.Integer(32768, bounds=(256, 4_194_304), softbounds=(4096, 131072),
                               doc="fresh test points per trial (heavy tails: >= 2^15)")
     validation_size = param.Integer(2048, bounds=(64, 65536), softbounds=(256, 8192),
                                     doc="fresh points choosing the kernel ridge")
