@@ -35,9 +35,12 @@ PROTOTYPE = {0.5: (0.25, 1.00, 1.09), 1: (0.75, 0.66, 0.89), 2: (0.83, 0.64, 0.8
 
 
 def timed_run(exp, device: str):
-    """Run, returning (records, wall seconds, seconds per model)."""
+    """Run, returning (records, wall seconds, CPU seconds, seconds per model). On a
+    shared machine the CPU time (all threads of this process) is the better guide to
+    the wall time on an idle one."""
     per_model: dict[str, float] = {}
     recs = []
+    c0 = time.process_time()
     t0 = last = time.perf_counter()
     for r in exp.run(seed=0, device=device):
         now = time.perf_counter()
@@ -46,7 +49,7 @@ def timed_run(exp, device: str):
             per_model[model] = per_model.get(model, 0.0) + now - last
         last = now
         recs.append(r)
-    return recs, time.perf_counter() - t0, per_model
+    return recs, time.perf_counter() - t0, time.process_time() - c0, per_model
 
 
 def sweep_table(exp, recs) -> list[dict]:
@@ -70,9 +73,10 @@ def sweep_table(exp, recs) -> list[dict]:
 
 def bench(preset: str, device: str, **overrides) -> dict:
     exp = Hierarchical.from_preset(preset, **overrides)
-    recs, wall, per_model = timed_run(exp, device)
+    recs, wall, cpu, per_model = timed_run(exp, device)
     final = recs[-1].scalars
     return {"preset": preset, "overrides": overrides, "device": device, "wall_s": wall,
+            "cpu_s": cpu, "loadavg_after": os.getloadavg()[0],
             "seconds_per_model": per_model, "final": dict(final),
             "table": sweep_table(exp, recs), "notes": list(recs[-1].notes)}
 
@@ -94,6 +98,7 @@ def main(argv=None) -> None:
     for r in runs:
         f = r["final"]
         rows.append({"case": f"{r['preset']} ({r['device']})", "seconds": r["wall_s"],
+                     "cpu_s": r["cpu_s"], "load": r["loadavg_after"],
                      **{k: f.get(k) for k in ("three_layer_test_loss", "kernel_test_loss",
                                               "two_layer_test_loss", "feature_corr")},
                      **{f"s_{m}": v for m, v in r["seconds_per_model"].items()}})

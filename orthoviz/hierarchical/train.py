@@ -98,6 +98,7 @@ def three_layer(cfg, tr: Trial, n: int):
 
 
 def two_layer(cfg, tr: Trial, n: int):
+    """The two-layer ReLU baseline, trained with the same Adam settings."""
     X, _, y = tr.sample(n)
     gen = _gen(tr.seed, tr.trial, _INIT, n, 1)
     net = TwoLayer(cfg.d, cfg.two_layer_width, gen, tr.device)
@@ -110,6 +111,7 @@ def two_layer(cfg, tr: Trial, n: int):
 
 
 def kernel(cfg, tr: Trial, n: int):
+    """Kernel ridge regression with the ReLU NTK (float64), ridge chosen on validation."""
     X, _, y = tr.sample(n)
     predict = yield from fit.kernel_ridge(X.double(), y, tr.X_val.double(), tr.y_val,
                                           cfg.kernel_ridges)
