@@ -152,4 +152,7 @@ def theory_curves(n_values, d: int, k: int, q: int, plateau: float,
             n += [sc[key]] * 2
             model += [f"n = d^{power}"] * 2
             loss += list(span)
-    return {"n": np.asarray(n), "model": np.asarray(model), "test_loss": np.asarray(loss)}
+    # the label column is object dtype (as the run's coordinates): a fixed-width str
+    # array breaks numpy's NaN-aware equality that the explorer uses to compare theories
+    return {"n": np.asarray(n), "model": np.asarray(model, dtype=object),
+            "test_loss": np.asarray(loss)}
