@@ -23,10 +23,11 @@ def _arrays(state: ViewState, *keys: str):
 
 
 def _waiting(text: str, title: str):
-    import holoviews as hv
+    """The shared placeholder: the explorer swaps it for the real plot once the arrays
+    arrive (a plain Text would fix the pane's element type)."""
+    from orthoviz.viz.common import placeholder
 
-    return hv.Text(0.5, 0.5, text).opts(title=title, xaxis=None, yaxis=None,
-                                        toolbar=None, responsive=True, height=CURVE_HEIGHT)
+    return placeholder(text, title)
 
 
 def feature_vs_p(state: ViewState):
@@ -41,7 +42,7 @@ def feature_vs_p(state: ViewState):
     p, f = got
     return hv.Scatter((p, f), "p(x)", "learned feature f(x)").opts(
         size=3, alpha=0.5, color=PALETTE[0], title=title, responsive=True,
-        height=CURVE_HEIGHT, show_grid=True)
+        height=CURVE_HEIGHT, show_grid=True, framewise=True)  # re-range on each frame
 
 
 def link_fit(state: ViewState):
@@ -54,12 +55,13 @@ def link_fit(state: ViewState):
     if got is None:
         return _waiting("the fitted link appears with the first three-layer fit", title)
     f, h, grid, fit = got
+    # framewise on every element: an overlay-level flag does not re-range a live frame
     pts = hv.Scatter((f, h), "learned feature f(x)", "h(x)", label="test points").opts(
-        size=3, alpha=0.4, color=PALETTE[7])
+        size=3, alpha=0.4, color=PALETTE[7], framewise=True)
     line = hv.Curve((grid, fit), "learned feature f(x)", "h(x)", label="network output").opts(
-        color=PALETTE[3], line_width=2.5)
+        color=PALETTE[3], line_width=2.5, framewise=True)
     return (pts * line).opts(title=title, responsive=True, height=CURVE_HEIGHT,
-                             legend_position="top_left", show_grid=True)
+                             legend_position="top_left", show_grid=True, framewise=True)
 
 
 def training_curve(state: ViewState):
@@ -74,12 +76,15 @@ def training_curve(state: ViewState):
                         "(joint three-layer, two-layer)", title)
     it, train, probe = got
     ok = (train > 0) & (probe > 0)
+    # framewise on every element: an overlay-level flag does not re-range a live frame
     return (hv.Curve((it[ok], train[ok]), "Adam step", "loss (relative to E[h²])",
-                     label="train (minibatch)").opts(color=PALETTE[0], line_width=2)
+                     label="train (minibatch)").opts(color=PALETTE[0], line_width=2,
+                                                     framewise=True)
             * hv.Curve((it[ok], probe[ok]), "Adam step", "loss (relative to E[h²])",
-                       label="held-out probe").opts(color=PALETTE[1], line_width=2)).opts(
+                       label="held-out probe").opts(color=PALETTE[1], line_width=2,
+                                                    framewise=True)).opts(
         title=title, logy=True, responsive=True, height=CURVE_HEIGHT,
-        legend_position="top_right", show_grid=True)
+        legend_position="top_right", show_grid=True, framewise=True)
 
 
 def scales_ruler(state: ViewState):

@@ -78,3 +78,22 @@ def test_test_loss_curve_is_the_mean_and_se_over_trials(states):
     # the theory overlay: the kernel plateau and the d^k mark, dashed
     dashed = [el for el in fig if isinstance(el, hv.Curve) and "theory" in el.label]
     assert {el.label for el in dashed} == {"model=kernel (theory)", "model=n = d^2 (theory)"}
+
+
+def test_live_training_curve_rescales_as_it_grows(states):
+    """The pane lives in a DynamicMap fed by a Pipe: a longer curve must widen the
+    axes (framewise per element; an overlay-level flag alone keeps the first range)."""
+    first, *_ = states
+
+    def state(n):
+        it = np.arange(1, n + 1) * 50.0
+        arrays = {"curve_iteration": it, "curve_train_loss": 1 / it,
+                  "curve_probe_loss": 2 / it}
+        return ViewState(first.config, first.theory, arrays, [])
+
+    pane = next(p for p in VIEWS.panes if p.title == "Training curve")
+    pipe = hv.streams.Pipe(data=state(4))
+    plot = hv.renderer("bokeh").get_plot(
+        hv.DynamicMap(lambda data: pane.build(data), streams=[pipe]).opts(framewise=True))
+    pipe.send(state(12))
+    assert plot.state.x_range.end == pytest.approx(600.0)
