@@ -6,7 +6,8 @@ W_M...W_j paired with the layer-j features -- and an optional bias ``b`` (K,). I
 may be numpy arrays or tensors; everything is computed in float64 on the device of the
 first tensor argument (``H``, or ``G``/``W``/``V``), whatever the input dtype: a float32
 Sigma_B has noise eigenvalues about 1e-8 relative that a pseudo-inverse would invert
-(pitfall 6.1), and float64 costs about one training step per record even on a GPU.
+(pitfall 6.1), and the float64 work of a record, O(M N d (K + d)) flops, is about one
+training step's worth even on a GPU.
 
 Every metric returns a 0-d float64 tensor and never branches on a value, so a run on
 CUDA computes its metrics without a host round trip until it asks for the numbers
