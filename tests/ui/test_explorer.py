@@ -144,7 +144,10 @@ def test_config_change_while_running_restarts(key, wait_until):
     wait_until(lambda: len(e.history) >= 1, timeout=30)
     e.seed = e.seed + 1  # like editing a widget
     wait_until(lambda: e.runner is not first and e.status == "running", timeout=30)
-    assert not first.alive
+    # the superseded run is told to stop and ends on its own thread after the record
+    # in progress (nothing waits for it: a click never blocks the event loop)
+    wait_until(lambda: not first.alive, timeout=30)
+    assert first.status == "stopped"
     e.stop(wait=True)
     assert no_worker_left(e)
 
