@@ -156,9 +156,15 @@ def test_resumed_sweep_runs_only_the_missing_cells(scheduler, tmp_path, monkeypa
 
 def test_worker_killed_mid_sweep_loses_nothing(scheduler, tmp_path):
     address, cwd = scheduler
+    from distributed import Client
+
+    from orthoviz.runtime.sweep import _host_cores, share_cores
+
     victim = start_worker(address, cwd, "worker-a")
     try:
         wait_workers(address, 2)
+        with Client(address, timeout="30s") as c:  # two 1-thread workers on one host
+            assert set(share_cores(c).values()) == {max(1, _host_cores() // 2)}
         out = tmp_path / "s"
         cmd = [sys.executable, "-m", "orthoviz.cli", "sweep", EXP, "--preset", "smoke",
                "--grid", "depth=1,2,3", "--grid", "steps=1500", "--seeds", "2",

@@ -149,6 +149,12 @@ def read_cell(folder: Path, cell: Cell) -> dict[str, Any] | None:
     return row
 
 
+def error_row(cell: Cell, message: str) -> dict[str, Any]:
+    """The row of a cell whose task raised (or whose workers kept dying)."""
+    return {"cell": cell.id, **{k: _cell_value(v) for k, v in cell.values.items()},
+            "seed": cell.seed, "status": "error", "message": message}
+
+
 def _cell_value(v: Any) -> Any:
     return json.dumps(v) if isinstance(v, list | dict) else v
 

@@ -20,7 +20,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orthoviz.runtime.cells import DONE, Cell, clean_temporary, plan, read_cell, run_cell
+from orthoviz.runtime.cells import (
+    DONE,
+    Cell,
+    clean_temporary,
+    error_row,
+    plan,
+    read_cell,
+    run_cell,
+)
 from orthoviz.runtime.params import to_jsonable
 from orthoviz.runtime.store import _atomic_write, _write_json
 from orthoviz.runtime.threads import cores
@@ -94,6 +102,42 @@ def _client(scheduler: str | None, workers: int | None):
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None, env=env)
     return Client(cluster), cluster
+
+
+def _host_cores() -> int:
+    """(On a worker) the cores of this machine available to the process, uncapped."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _set_cpu_threads(threads: int) -> int:
+    """(On a worker) cap this process's CPU threads; returns the cap."""
+    os.environ[THREADS_ENV] = str(threads)
+    return cores()
+
+
+def share_cores(client) -> dict[str, int]:
+    """Cap every worker process's torch/BLAS threads to its share of its machine's
+    cores (cores x its task threads / the task threads of all the workers on that
+    host), so that the cells never oversubscribe a machine. Returns worker address ->
+    the cap of its process."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    by_host: dict[str, list[str]] = {}
+    for addr, w in workers.items():
+        by_host.setdefault(w["host"], []).append(addr)
+    caps: dict[str, int] = {}
+    for addrs in by_host.values():
+        host_cores = next(iter(client.run(_host_cores, workers=addrs[:1]).values()))
+        slots = sum(workers[a]["nthreads"] for a in addrs)
+        groups: dict[int, list[str]] = {}
+        for a in addrs:
+            groups.setdefault(max(1, host_cores * workers[a]["nthreads"] // slots),
+                              []).append(a)
+        for share, group in groups.items():
+            caps.update(client.run(_set_cpu_threads, share, workers=group))
+    return caps
 
 
 def sweep(
@@ -192,6 +236,8 @@ def _run(todo, rows, path, out, device, scheduler, workers, progress, total) -> 
                file=sys.stderr, disable=not progress)
     futures = []
     try:
+        if cluster is None:  # a LocalCluster's workers got their share at spawn
+            share_cores(client)
         futures = [client.submit(run_cell, c, out, device, key=f"orthoviz-cell-{c.id}",
                                  pure=False) for c in todo]
         by_key = {f.key: c for f, c in zip(futures, todo)}
@@ -202,9 +248,7 @@ def _run(todo, rows, path, out, device, scheduler, workers, progress, total) -> 
                 rows[cell.id] = fut.result()
             else:  # the task itself raised or its workers kept dying (KilledWorker)
                 exc = fut.exception()
-                rows[cell.id] = {"cell": cell.id, **cell.values, "seed": cell.seed,
-                                 "status": "error",
-                                 "message": f"{type(exc).__name__}: {exc}"}
+                rows[cell.id] = error_row(cell, f"{type(exc).__name__}: {exc}")
             fut.release()
             bar.update(1)
             if time.monotonic() - last >= WRITE_EVERY:
