@@ -229,7 +229,7 @@ def _missing(v: Any) -> bool:
 
 def _run(todo, rows, path, out, device, scheduler, workers, progress, total) -> None:
     from distributed import as_completed
-    from tqdm import tqdm
+    from tqdm.auto import tqdm  # a widget bar in notebooks, text on a terminal
 
     client, cluster = _client(scheduler, workers)
     bar = tqdm(total=total, initial=total - len(todo), desc="cells", unit="cell",
