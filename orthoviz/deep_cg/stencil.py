@@ -79,3 +79,11 @@ class StencilOperator:
                 y = y - self.links[k] * self._neighbour(xp, axis, sign)
                 k += 1
         return y
+
+    def select(self, idx: torch.Tensor) -> StencilOperator:
+        """The operator of a batch whose sample i has the flags of grid ``idx[i]``."""
+        out = object.__new__(StencilOperator)
+        out.dim, out.shape = self.dim, self.shape
+        out.diag, out.fluid = self.diag[idx], self.fluid[idx]
+        out.links = [m[idx] for m in self.links]
+        return out
