@@ -109,14 +109,7 @@ def dcdm(A, b, direction: Direction | None = None, system=None, depth: int | Non
         direction = NetworkDirection(load_network(network, dim=len(system.shape)), system,
                                      device=device)
     mon = Monitor(A, b, tol, x_true, check_every, clock)
-    n = b.shape[0]
-    maxiter = 10 * n if maxiter is None else int(maxiter)
-    x = np.zeros(n) if x0 is None else np.array(x0, dtype=np.float64, copy=True)
-    if mon.bnorm == 0.0:
-        x[:] = 0.0
-        yield Iterate(0, 0.0, True, 0.0, mon.clock.lap(), x, np.zeros(n), converged=True)
-        return
-    r, it = mon.start(x)
+    x, r, it, maxiter = mon.start(x0, maxiter)
     yield it
     if it.converged:
         return

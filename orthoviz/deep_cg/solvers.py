@@ -105,12 +105,23 @@ class Monitor:
             self.err0 = err
         return err / self.err0 if self.err0 > 0 else 0.0
 
-    def start(self, x: np.ndarray) -> tuple[np.ndarray, Iterate]:
+    def start(self, x0, maxiter: int | None) -> tuple[np.ndarray, np.ndarray, Iterate, int]:
+        """(x, r, the iteration-0 record, maxiter) from the initial guess (default 0).
+
+        ``b = 0`` has the solution 0 (SciPy's convention), whatever ``x0``.
+        """
+        n = self.b.shape[0]
+        maxiter = 10 * n if maxiter is None else int(maxiter)  # SciPy's default
+        x = np.zeros(n) if x0 is None else np.array(x0, dtype=np.float64, copy=True)
+        if self.bnorm == 0.0:
+            x[:] = 0.0
+            return x, np.zeros(n), Iterate(0, 0.0, True, 0.0, self.clock.lap(), x,
+                                           np.zeros(n), converged=True), maxiter
         r = self.b - self.A @ x
         res = float(np.linalg.norm(r)) / self.bnorm
         wall = self.clock.lap()
         it = Iterate(0, res, True, self._error(x), wall, x, r, converged=res <= self.tol)
-        return r, it
+        return x, r, it, maxiter
 
     def step(self, k: int, x, r, p=None, Ap=None, fallback=False,
              last: bool = False) -> tuple[np.ndarray, Iterate]:
@@ -137,18 +148,11 @@ def pcg(A, b, M: Callable[[np.ndarray], np.ndarray] | None = None, x0=None,
 
     ``M`` applies the inverse preconditioner (SPD), identity when None. Yields
     iteration 0 (the initial guess) and then one :class:`Iterate` per step; stops at
-    convergence, at ``maxiter`` (default ``10 n``, SciPy's) or when ``p.Ap <= 0``
+    convergence, at ``maxiter`` (default ``10 n``) or when ``p.Ap <= 0``
     (an indefinite matrix or an inconsistent singular system).
     """
     mon = Monitor(A, b, tol, x_true, check_every, clock)
-    n = b.shape[0]
-    maxiter = 10 * n if maxiter is None else int(maxiter)
-    x = np.zeros(n) if x0 is None else np.array(x0, dtype=np.float64, copy=True)
-    if mon.bnorm == 0.0:  # SciPy's convention: b = 0 has the solution 0
-        x[:] = 0.0
-        yield Iterate(0, 0.0, True, 0.0, mon.clock.lap(), x, np.zeros(n), converged=True)
-        return
-    r, it = mon.start(x)
+    x, r, it, maxiter = mon.start(x0, maxiter)
     yield it
     if it.converged:
         return
