@@ -66,15 +66,56 @@ def test_config_round_trips_through_json(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_theory_keys_are_run_keys(name):
+    """Every prediction names something the run measures: a scalar metric (a value or
+    a curve over a coordinate) or an array. A measured array must not be a copy of the
+    prediction (the run would then agree with theory by construction); ``context``
+    holds what panes draw beside the run and predicts nothing."""
     exp = _smoke(name)
-    final = list(exp.run(seed=0, device="cpu"))[-1]
+    records = list(exp.run(seed=0, device="cpu"))
     theory = exp.theory()
-    arrays = final.arrays or {}
+    scalars = {k for r in records for k in r.scalars}
+    arrays = {}
+    for r in records:
+        arrays.update(r.arrays or {})
+    coords = set(get_experiment(name).coords)
     for k, v in theory.items():
-        if isinstance(v, np.ndarray) and v.ndim > 0:
+        if k == "context":
+            assert isinstance(v, dict)
+        elif isinstance(v, dict):  # a curve: columns of the x coordinate, by, metric
+            assert k in scalars, f"theory curve {k!r} is not a run metric"
+            assert k in v and set(v) - {k} <= coords, (k, sorted(v))
+            lengths = {len(np.asarray(c)) for c in v.values()}
+            assert len(lengths) == 1, f"theory curve {k!r} has ragged columns"
+        elif isinstance(v, np.ndarray) and v.ndim > 0:
             assert k in arrays, f"theory array {k!r} has no measured counterpart"
+            assert arrays[k] is not v and not (
+                np.shape(arrays[k]) == v.shape and np.array_equal(arrays[k], v)
+            ), f"the run's {k!r} is a copy of the theory"
         else:
-            assert k in final.scalars, f"theory scalar {k!r} is not a run metric"
+            assert k in scalars, f"theory scalar {k!r} is not a run metric"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_coordinates_are_declared_and_never_scalars(name):
+    cls = get_experiment(name)
+    records = list(_smoke(name).run(seed=0, device="cpu"))
+    for r in records:
+        assert set(r.coords) <= set(cls.coords), (r.step, r.coords)
+        assert not set(r.coords) & set(r.scalars), (r.step, r.coords)
+        for v in r.coords.values():
+            assert isinstance(v, int | float | str) and not isinstance(v, bool)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_theory_is_computed_once_per_config(name, monkeypatch):
+    cls = get_experiment(name)
+    exp = _smoke(name)
+    calls = []
+    original = cls._theory
+    monkeypatch.setattr(cls, "_theory", lambda self: calls.append(1) or original(self))
+    list(exp.run(seed=0, device="cpu"))
+    exp.theory()
+    assert len(calls) <= 1
 
 
 @pytest.mark.parametrize("name", NAMES)

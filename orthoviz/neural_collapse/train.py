@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from orthoviz.neural_collapse import metrics as ncm
+from orthoviz.neural_collapse.theory import gap_tolerance
 from orthoviz.neural_collapse.data import (
     gaussian_mixture,
     labels_for,
@@ -32,7 +33,6 @@ from orthoviz.neural_collapse.model import (
 from orthoviz.neural_collapse.snapshot import align_to, predicted_frame_3d, project_3d
 from orthoviz.runtime.device import torch_dtype
 from orthoviz.runtime.record import FINAL, Record
-from orthoviz.runtime.threads import limit_threads
 
 LAYER_METRICS = ("nc1", "nc2_features", "nc2_classifier", "nc3")
 DIVERGED = 1e100  # an objective above this counts as diverged (metrics would overflow)
@@ -147,13 +147,9 @@ class _Measure:
 
 
 def train(exp, seed: int, device: str) -> Iterator[Record]:
-    """Yield records while training ``exp`` (a NeuralCollapse config) from ``seed``."""
-    N = sum(exp.sizes())
-    with limit_threads(N * exp.feature_dim * exp.depth, device):
-        yield from _train(exp, seed, device)
+    """Yield records while training ``exp`` (a NeuralCollapse config) from ``seed``.
 
-
-def _train(exp, seed: int, device: str) -> Iterator[Record]:
+    The thread budget is the caller's (``Experiment.run`` holds a lease)."""
     dtype, dev = torch_dtype(exp.dtype), torch.device(device)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     sizes, geom, decays = exp.sizes(), exp.geometry(), exp.decays()
@@ -218,7 +214,6 @@ def _train(exp, seed: int, device: str) -> Iterator[Record]:
 def verdict(exp, geom: dict[str, Any], sc: dict[str, float]) -> tuple[str, ...]:
     """Compare the end of training with the predicted global optimum; sets the
     ``at_optimum`` / ``trivial_point`` / ``local_minimum`` flags in ``sc``."""
-    from orthoviz.neural_collapse.config import gap_tolerance
 
     gap, F_star = sc["objective_gap"], float(geom["objective"])
     tol = gap_tolerance(F_star)

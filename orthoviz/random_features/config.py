@@ -8,7 +8,6 @@ import param
 from orthoviz.random_features import theory as th
 from orthoviz.random_features import train
 from orthoviz.runtime import ConfigError, Experiment, register
-from orthoviz.runtime.threads import limit_threads
 
 _K_SWEEP = [8, 16, 32, 64, 128, 256, 512, 1000]
 _L2_SWEEP = sorted({int(round(x)) for x in np.geomspace(10, 10_000, 31)})
@@ -38,6 +37,7 @@ class RandomFeatures(Experiment):
                         "ridges": [1e-3, 1e-2, 1e-1, 1.0], "trials": 8, "test_size": 500},
     }
     finite_metrics = ("test_risk", "train_risk")
+    coords = ("trial", "n", "k", "ridge")
     nonfinite_hint = "raise the smallest ridge or move k away from n"
 
     spectrum = param.Selector(default="powerlaw", objects=["powerlaw", "digits", "cifar10"],
@@ -117,25 +117,67 @@ class RandomFeatures(Experiment):
     def _task(self):
         return train.build_task(self)
 
-    def theory(self) -> dict:
+    def problem_size(self) -> int:
+        rows, k_max, _ = self._sizes()
+        return rows * k_max
+
+    def _theory(self) -> dict:
+        """Predicted test and train risk as curves over the swept axis (one per ridge,
+        plus the optimal-ridge envelope labelled ``ridge = "optimal"``); the grids at
+        the swept values, the phase diagram and the fitting-ratio curve under
+        ``context`` (inputs of the panes, not run metrics)."""
         task = self._task()
         fixed = self.n if self.sweep == "k" else self.k
-        out = th.sweep_theory(task.spec, task.noise_var, self.sweep, self.sweep_values,
-                              fixed, self.ridges, self.theory_points,
-                              task.population if self.feature_map == "relu" else None)
-        if task.exponents is not None:
+        g = th.sweep_theory(task.spec, task.noise_var, self.sweep, self.sweep_values,
+                            fixed, self.ridges, self.theory_points,
+                            task.population if self.feature_map == "relu" else None)
+        fine, ridges = g["theory_sweep_fine"], g["ridges"]
+        x = self.sweep
+
+        def curve(metric: str, per_ridge: np.ndarray, optimal: np.ndarray | None) -> dict:
+            xs = [fine] * len(ridges) + ([fine] if optimal is not None else [])
+            by = [np.full(fine.size, r, dtype=object) for r in ridges]
+            ys = list(per_ridge)
+            if optimal is not None:
+                by.append(np.full(fine.size, "optimal", dtype=object))
+                ys.append(optimal)
+            return {x: np.concatenate(xs), "ridge": np.concatenate(by),
+                    metric: np.concatenate(ys)}
+
+        context = {"theory_test": g["theory_test"], "theory_train": g["theory_train"],
+                   "sweep_values": g["sweep_values"], "ridges": ridges,
+                   "optimal_ridge_fine": g["theory_opt_ridge_fine"], "fine": fine,
+                   "theory_opt_fine": g["theory_opt_fine"]}
+        a, b = self.alpha, self.beta
+        if task.exponents is not None:  # a data set: its measured exponents
             ex = task.exponents
-            out.update(spectrum_eigenvalues=task.spec.eigenvalues,
-                       spectrum_target=task.spec.target_coeffs_sq,
-                       exponent_ns=ex["ns"].astype(float), kappa_hat=ex["kappa_hat"],
-                       learning_curve=ex["learning_curve"],
-                       exponent_fit_range=np.asarray(ex["fit_range"], dtype=float))
-        return out
+            a, b = float(ex["alpha"]), float(ex["beta"])
+            context.update(spectrum_eigenvalues=task.spec.eigenvalues,
+                           spectrum_target=task.spec.target_coeffs_sq,
+                           alpha_hat=a, beta_hat=b,
+                           exponent_fit_range=np.asarray(ex["fit_range"], dtype=float))
+        context.update(_continuum(a, b, self.noise_rel))
+        return {"test_risk": curve("test_risk", g["theory_test_fine"], g["theory_opt_fine"]),
+                "train_risk": curve("train_risk", g["theory_train_fine"], None),
+                "context": context}
 
     def _run(self, seed: int, device: str):
-        values = [int(v) for v in self.sweep_values]
-        n_max = self.n if self.sweep == "k" else max(values)
-        k_max = self.k if self.sweep == "n" else max(values)
-        # one thread for small problems (L1: 20.8 s vs 48 s with two threads, loaded CPU)
-        with limit_threads(n_max * k_max, device):
-            yield from train.run_sweep(self, self.theory(), self._task(), seed, device)
+        yield from train.run_sweep(self, self.theory()["context"], self._task(), seed,
+                                   device)
+
+
+def _continuum(alpha: float, beta: float, noise_rel: float) -> dict:
+    """Powerlaw continuum: R* over an (alpha, beta) grid, the zero-ridge boundary, and
+    the test risk against the fitting ratio at (alpha, beta) with its optimum."""
+    a = np.linspace(1.05, 3.0, 60)
+    b = np.linspace(1.02, 3.0, 60)
+    R = np.linspace(0, 0.98, 200)
+    r_star = float(th.optimal_fitting_ratio(alpha, beta, noise_rel))
+    return {"phase_alpha": a, "phase_beta": b,
+            "phase_r_star": th.optimal_fitting_ratio(a[None, :], b[:, None], noise_rel),
+            "phase_boundary": a * (1 + (a - 1) * noise_rel),
+            "continuum_alpha": alpha, "continuum_beta": beta,
+            "fitting_ratio": R, "fitting_risk": th.powerlaw_test_risk(R, alpha, beta,
+                                                                      noise_rel),
+            "r_star": r_star,
+            "risk_at_r_star": float(th.powerlaw_test_risk(r_star, alpha, beta, noise_rel))}

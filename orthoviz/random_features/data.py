@@ -110,21 +110,29 @@ def powerlaw_spectrum(alpha: float, beta: float, n_modes: int, tail: bool = Fals
 
 
 # -- synthetic Gaussian data (the linear Gaussian RF model) -----------------------------
+def cpu_randn(shape, generator, device, dtype):
+    """N(0, 1) draws from a CPU ``torch.Generator``, moved to ``device``: the same seed
+    gives the same numbers on the CPU and on CUDA (a CUDA generator has a stream of its
+    own). One host-to-device copy per trial pool, small next to the eigendecompositions
+    it feeds."""
+    return torch.randn(shape, generator=generator, dtype=dtype).to(device)
+
+
 def gaussian_data(spectrum: Spectrum, n_rows: int, noise_var: float, generator, device,
                   dtype):
     """Draw ``X`` (n_rows, P) with i.i.d. N(0, 1) entries and ``y = X v + eps``.
 
     Returns ``(Z, y)`` where ``Z = X Lambda^{1/2}`` (rows are the feature-space inputs
     whose Gram matrix averages to the kernel) and ``y`` (n_rows,). ``generator`` is a
-    ``torch.Generator`` on ``device``.
+    CPU ``torch.Generator`` (draws are moved to ``device``, so CPU and CUDA agree).
     """
     lam = torch.as_tensor(np.repeat(spectrum.eigenvalues, spectrum.multiplicity.astype(int)),
                           dtype=dtype, device=device)
     v = torch.as_tensor(np.repeat(np.sqrt(spectrum.target_coeffs_sq),
                                   spectrum.multiplicity.astype(int)), dtype=dtype,
                         device=device)
-    X = torch.randn(n_rows, lam.numel(), generator=generator, device=device, dtype=dtype)
-    eps = torch.randn(n_rows, generator=generator, device=device, dtype=dtype)
+    X = cpu_randn((n_rows, lam.numel()), generator, device, dtype)
+    eps = cpu_randn((n_rows,), generator, device, dtype)
     y = X @ v + eps * float(np.sqrt(noise_var))
     return X * lam.sqrt(), y
 

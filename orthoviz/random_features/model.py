@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from orthoviz.random_features.data import Spectrum, make_spectrum
+from orthoviz.random_features.data import Spectrum, cpu_randn, make_spectrum
 
 
 def linear_gaussian_features(Z, k_max: int, generator):
@@ -21,8 +21,7 @@ def linear_gaussian_features(Z, k_max: int, generator):
     ``Z W`` (rows, k_max) with ``W`` (P, k_max) i.i.d. N(0, 1). Divide the first ``k``
     columns by ``sqrt(k)`` to get ``Phi``.
     """
-    W = torch.randn(Z.shape[1], k_max, generator=generator, device=Z.device,
-                    dtype=Z.dtype)
+    W = cpu_randn((Z.shape[1], k_max), generator, Z.device, Z.dtype)
     return Z @ W
 
 
@@ -30,7 +29,7 @@ def relu_features(X, k_max: int, generator):
     """ReLU RF: ``g(w, x) = relu(w . x)`` with ``w ~ N(0, (2/d) I)``; ``X`` (rows, d)
     to unscaled features (rows, k_max). Its kernel is :func:`arccos_kernel`."""
     d = X.shape[1]
-    W = torch.randn(d, k_max, generator=generator, device=X.device, dtype=X.dtype)
+    W = cpu_randn((d, k_max), generator, X.device, X.dtype)
     return torch.relu(X @ W) * float(np.sqrt(2.0 / d))
 
 

@@ -22,7 +22,12 @@ import numpy as np
 import torch
 
 from orthoviz.random_features import metrics
-from orthoviz.random_features.data import Spectrum, load_dataset, powerlaw_spectrum
+from orthoviz.random_features.data import (
+    Spectrum,
+    cpu_randn,
+    load_dataset,
+    powerlaw_spectrum,
+)
 from orthoviz.random_features.model import (
     arccos_kernel,
     empirical_spectrum,
@@ -113,9 +118,9 @@ def _trial_pool(cfg, task: Task, n_rows: int, k_max: int, gen, device, dtype):
 
         Z, y = gaussian_data(task.spec, n_rows, task.noise_var, gen, device, dtype)
     else:
-        perm = torch.randperm(len(task.y), generator=gen, device=device)[:n_rows].cpu()
+        perm = torch.randperm(len(task.y), generator=gen)[:n_rows]
         y_clean = torch.as_tensor(task.y[perm.numpy()], dtype=dtype, device=device)
-        eps = torch.randn(n_rows, generator=gen, device=device, dtype=dtype)
+        eps = cpu_randn((n_rows,), gen, device, dtype)
         y = y_clean + eps * float(np.sqrt(task.noise_var))
         Z = torch.as_tensor(task.X[perm.numpy()], dtype=dtype, device=device)
         if cfg.feature_map == "relu":
@@ -128,17 +133,18 @@ def _trial_pool(cfg, task: Task, n_rows: int, k_max: int, gen, device, dtype):
 
 
 def run_sweep(cfg, th: dict, task: Task, seed: int, device: str):
-    """Yield one Record per (trial, sweep point), then the final Record."""
+    """Yield, per (trial, sweep point), one record per ridge with coordinates
+    ``trial``, ``n``, ``k``, ``ridge`` and scalars ``test_risk``, ``train_risk``; then
+    the final record (agreement with theory, monotonicity of the optimal curve)."""
     values = [int(v) for v in cfg.sweep_values]
     ridges = np.asarray(cfg.ridges, dtype=float)
     R, S = len(ridges), len(values)
     n_max = cfg.n if cfg.sweep == "k" else max(values)
     k_max = cfg.k if cfg.sweep == "n" else max(values)
     dtype = torch.float64  # spec §5: float64 for n, k <= a few thousand (every preset)
-    gen = torch.Generator(device=device).manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # CPU stream: CPU and CUDA runs agree
     acc = {key: np.zeros((R, S)) for key in ("te", "te2", "tr", "tr2")}
     count = np.zeros((R, S))
-    th_te, th_tr = th["theory_test"], th["theory_train"]
     step = 0
     for trial in range(cfg.trials):
         F, y = _trial_pool(cfg, task, n_max + cfg.test_size, k_max, gen, device, dtype)
@@ -148,24 +154,16 @@ def run_sweep(cfg, th: dict, task: Task, seed: int, device: str):
             scale = 1.0 / np.sqrt(k)
             tr, te = ridge_sweep(F[:n, :k] * scale, y[:n], F_te[:, :k] * scale, y_te,
                                  ridges)
-            acc["te"][:, j] += te
-            acc["te2"][:, j] += te**2
-            acc["tr"][:, j] += tr
-            acc["tr2"][:, j] += tr**2
+            for key, val in (("te", te), ("tr", tr)):
+                acc[key][:, j] += val
+                acc[key + "2"][:, j] += val**2
             count[:, j] += 1
             step += 1
-            arrays = _grids(acc, count, th)
-            r = int(np.nanargmin(np.where(np.isfinite(th_te[:, j]), th_te[:, j], np.inf)))
-            sc = {"trial": float(trial), "point": float(j), "n": float(n), "k": float(k),
-                  "ridge": float(ridges[r]), "test_risk": float(te[r]),
-                  "train_risk": float(tr[r]), "test_risk_min": float(te.min()),
-                  "test_risk_mean": float(arrays["test_mean"][r, j]),
-                  "test_risk_se": float(arrays["test_se"][r, j]),
-                  "train_risk_mean": float(arrays["train_mean"][r, j]),
-                  "train_risk_se": float(arrays["train_se"][r, j]),
-                  "theory_test_risk": _finite(th_te[r, j]),
-                  "theory_train_risk": _finite(th_tr[r, j])}
-            yield Record(step, "trial", sc, arrays)
+            for r in range(R):
+                yield Record(step, "point", {"test_risk": float(te[r]),
+                                             "train_risk": float(tr[r])},
+                             coords={"trial": trial, "n": n, "k": k,
+                                     "ridge": float(ridges[r])})
     yield _final(cfg, acc, count, th, task, step + 1)
 
 
@@ -182,7 +180,7 @@ def _grids(acc, count, th) -> dict:
 
 
 def _final(cfg, acc, count, th, task: Task, step: int) -> Record:
-    arrays = {**_grids(acc, count, th), **th}
+    arrays = _grids(acc, count, th)
     err = metrics.relative_error(arrays["test_mean"], th["theory_test"])
     ok = metrics.within_tolerance(arrays["test_mean"], arrays["test_se"],
                                   th["theory_test"])

@@ -8,6 +8,7 @@ from orthoviz.runtime.experiment import Experiment
 from orthoviz.runtime.record import Record
 from orthoviz.runtime.registry import get_experiment, list_experiments, register
 from orthoviz.runtime.runner import Runner
+from orthoviz.runtime.streams import guarded, interleave
 
 __all__ = [
     "ConfigError",
@@ -17,6 +18,8 @@ __all__ = [
     "ResourceError",
     "Runner",
     "get_experiment",
+    "guarded",
+    "interleave",
     "list_experiments",
     "register",
 ]

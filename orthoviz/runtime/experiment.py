@@ -8,6 +8,7 @@ saved ``config.json``. Variants are presets (data), never copied code.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -16,8 +17,11 @@ import param
 from orthoviz.runtime.device import resolve_device
 from orthoviz.runtime.errors import ConfigError, NonFiniteError
 from orthoviz.runtime.params import allowed_text, set_checked, user_parameters
-from orthoviz.runtime.record import Record
+from orthoviz.runtime.record import FAILED, Record
 from orthoviz.runtime.resources import check_memory
+from orthoviz.runtime.threads import thread_budget
+
+_THEORY_LOCK = threading.Lock()
 
 
 class Experiment(param.Parameterized):
@@ -35,6 +39,8 @@ class Experiment(param.Parameterized):
     #: scalars that must stay finite; a NaN/inf stops the run with ``nonfinite_hint``
     finite_metrics: ClassVar[tuple[str, ...]] = ("loss",)
     nonfinite_hint: ClassVar[str] = "lower the learning rate"
+    #: every coordinate name the records may carry (``n``, ``trial``, ``solver``, ...)
+    coords: ClassVar[tuple[str, ...]] = ()
 
     # -- construction -----------------------------------------------------------
     @classmethod
@@ -96,32 +102,70 @@ class Experiment(param.Parameterized):
         """(bytes the run needs on ``device``, the parameter that drives it)."""
         return 0, ""
 
+    def check(self, seed: int = 0, device: str = "auto",
+              memory_budget: int | None = None) -> str:
+        """Validate the config, the seed, the device and the memory estimate without
+        starting anything; returns the concrete device. Raises ``ConfigError`` /
+        ``ResourceError`` with a message that says what to change."""
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError("seed", seed, "an integer >= 0")
+        dev = resolve_device(device, self.problem_size())
+        self.validate()
+        check_memory(self, dev, memory_budget)
+        return dev
+
+    def problem_size(self) -> int:
+        """Elements of the largest operand (for ``auto``: small problems stay on the
+        CPU, where a GPU would be launch-bound). 0 means unknown."""
+        return 0
+
     def run(
         self, seed: int = 0, device: str = "auto", memory_budget: int | None = None
     ) -> Iterator[Record]:
         """Validate now, then return the stream of records.
 
         Raises ``ConfigError`` / ``ResourceError`` *before* anything runs. During the
-        run a non-finite value of a ``finite_metrics`` scalar raises
-        :class:`NonFiniteError` and ends the stream.
+        run a non-finite value of a ``finite_metrics`` scalar in a record that belongs
+        to no failed stream raises :class:`NonFiniteError` and ends the run.
         """
-        if not isinstance(seed, int) or seed < 0:
-            raise ConfigError("seed", seed, "an integer >= 0")
-        dev = resolve_device(device)
-        self.validate()
-        check_memory(self, dev, memory_budget)
+        dev = self.check(seed, device, memory_budget)
         return self._checked(seed, dev)
 
     def _checked(self, seed: int, device: str) -> Iterator[Record]:
-        for rec in self._run(seed, device):
-            bad = rec.nonfinite(self.finite_metrics)
-            if bad is not None:
-                raise NonFiniteError(bad, rec.step, self.nonfinite_hint)
-            yield rec
+        # the thread lease is held while the stream lives (paused runs included)
+        with thread_budget(self.problem_size(), device):
+            for rec in self._run(seed, device):
+                bad = rec.nonfinite(self.finite_metrics)
+                if bad is not None and rec.phase != FAILED:
+                    raise NonFiniteError(bad, rec.step, self.nonfinite_hint)
+                yield rec
 
     def _run(self, seed: int, device: str) -> Iterator[Record]:
         raise NotImplementedError
 
+    # -- theory, computed once per config ---------------------------------------------
     def theory(self) -> dict[str, Any]:
-        """Pure prediction for this config, keyed by the run's metric names."""
+        """Pure prediction for this config, keyed by the run's metric names.
+
+        Computed by :meth:`_theory` once per config and cached on the instance (a run,
+        its views and its summary all share one evaluation). The cache key is the
+        serialized config, so editing a parameter invalidates it.
+        """
+        key = json.dumps(self.config(), sort_keys=True)
+        with _THEORY_LOCK:
+            cached = self.__dict__.get("_theory_cache")
+            if cached is not None and cached[0] == key:
+                return cached[1]
+        value = self._theory()
+        with _THEORY_LOCK:
+            self.__dict__["_theory_cache"] = (key, value)
+        return value
+
+    def theory_ready(self) -> bool:
+        """True when :meth:`theory` would return at once (cached for this config)."""
+        cached = self.__dict__.get("_theory_cache")
+        return cached is not None and cached[0] == json.dumps(self.config(), sort_keys=True)
+
+    def _theory(self) -> dict[str, Any]:
+        """The prediction itself; subclasses override this, not :meth:`theory`."""
         return {}

@@ -10,6 +10,10 @@ from typing import Any
 import numpy as np
 
 FINAL = "final"
+FAILED = "failed"  # a stream (one solver, one trial) ended by an error; the run goes on
+
+#: what a coordinate value may be (a size, a trial index, a solver name)
+Coord = int | float | str
 
 
 @dataclass(frozen=True)
@@ -19,16 +23,25 @@ class Record:
     Parameters
     ----------
     step : int
-        Iteration (or sweep point) counter; non-decreasing within a run.
+        Progress counter; non-decreasing within a run. The final record's step is the
+        experiment's ``total_steps()``.
     phase : str
-        Short tag: ``"train"``, ``"trial"``, ... and exactly one ``"final"`` at the end.
+        Short tag: ``"train"``, ``"point"``, ... ; ``"failed"`` ends one stream; exactly
+        one ``"final"`` ends the run.
     scalars : mapping of str to float
         Metric values, stable snake_case names documented by each algorithm package.
+        Coordinates never hide here.
     arrays : mapping of str to ndarray, optional
-        Occasional small snapshots (Gram matrices, class means) for geometry views.
+        Occasional small snapshots (Grams, class means, residual images). Consumers
+        merge them by key: a record carrying one array keeps the others.
     notes : tuple of str
-        Sentences for the user (e.g. a warning that training ended at a local
-        minimum); the final record carries the run's verdicts.
+        Sentences for the user; the final record carries the run's verdicts.
+    coords : mapping of str to int, float or str
+        Where in the experiment the record stands (``n``, ``k``, ``trial``, ``solver``,
+        ``stage``, ...): the axes that views group and reduce over.
+    artifacts : mapping of str to object, optional
+        Objects the run store saves in the run folder (a ``state_dict``, a matrix);
+        never drawn, never kept in the history.
     """
 
     step: int
@@ -36,14 +49,20 @@ class Record:
     scalars: Mapping[str, float] = field(default_factory=dict)
     arrays: Mapping[str, np.ndarray] | None = None
     notes: tuple[str, ...] = ()
+    coords: Mapping[str, Coord] = field(default_factory=dict)
+    artifacts: Mapping[str, Any] | None = None
 
     @property
     def is_final(self) -> bool:
         return self.phase == FINAL
 
     def row(self) -> dict[str, Any]:
-        """Flat dict for tables/CSV: step, phase and the scalars."""
-        return {"step": self.step, "phase": self.phase, **self.scalars}
+        """Flat dict for tables/CSV: step, phase, the coordinates and the scalars."""
+        return {"step": self.step, "phase": self.phase, **self.coords, **self.scalars}
+
+    def light(self) -> Record:
+        """The same record without arrays and artifacts (what a history keeps)."""
+        return Record(self.step, self.phase, self.scalars, None, self.notes, self.coords)
 
     def nonfinite(self, names) -> str | None:
         """First of ``names`` whose value is NaN or infinite, else None."""

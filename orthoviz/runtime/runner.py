@@ -1,8 +1,11 @@
-"""Run an experiment on a worker thread: cooperative cancel, progress, history.
+"""Run an experiment on a worker thread: stop, pause, step, progress, bounded history.
 
-The runner is UI-free. The Panel explorer passes ``on_flush`` (called on the worker
+The runner is UI-free. A consumer either passes ``on_flush`` (called on the worker
 thread with the records gathered since the last flush, at most every
-``flush_interval`` seconds) and ``on_done``; the CLI iterates the stream directly.
+``flush_interval`` seconds) and ``on_done``, or polls :meth:`drain`, which hands over
+everything queued since the last call together with a version counter. The Panel
+explorer polls from its session's periodic callback, so the last state always reaches
+the page; the CLI iterates the stream directly.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from orthoviz.runtime.errors import NonFiniteError
+from orthoviz.runtime.history import History
 from orthoviz.runtime.record import Record
 
-IDLE, RUNNING, STOPPING, STOPPED, FINISHED, FAILED = (
-    "idle", "running", "stopping", "stopped", "finished", "failed",
+IDLE, RUNNING, PAUSED, STOPPING, STOPPED, FINISHED, FAILED = (
+    "idle", "running", "paused", "stopping", "stopped", "finished", "failed",
 )
+ENDED = (STOPPED, FINISHED, FAILED)
 
 
 class Runner:
@@ -35,9 +40,12 @@ class Runner:
     on_done : callable(Runner), optional
         Called once on the worker thread when the run ends for any reason.
     flush_interval : float
-        Seconds between flushes (0.1 s = at most 10 updates a second).
+        Seconds between flushes to ``on_flush`` and ``writer``.
     writer : RunWriter, optional
         Receives every batch and the ending (the CLI and "Save run" use it).
+    history_limit : int
+        Records kept in memory (older step-curve records are thinned past it; the run
+        folder of a writer keeps every row).
     """
 
     def __init__(
@@ -49,17 +57,28 @@ class Runner:
         on_done: Callable[[Runner], Any] | None = None,
         flush_interval: float = 0.1,
         writer=None,
+        history_limit: int = 20_000,
     ):
         self.experiment, self.seed, self.device_request = experiment, seed, device
         self.on_flush, self.on_done, self.writer = on_flush, on_done, writer
         self.flush_interval = flush_interval
         self.status, self.message = IDLE, ""
-        self.history: list[Record] = []  # records without their arrays
+        self.history = History(history_limit)  # records without arrays
         self.latest_arrays: dict = {}
+        self.arrays_version = 0  # bumped whenever an array arrives (change detection)
+        self.artifacts: dict = {}
+        self.theory: dict | None = None
         self.final: Record | None = None
         self.step, self.total = 0, max(1, int(experiment.total_steps()))
         self.wall_time = 0.0
+        self.device: str | None = None
         self._stop = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
+        self._step_once = False
+        self._lock = threading.Lock()
+        self._queue: list[Record] = []  # for drain()
+        self._done = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- control ------------------------------------------------------------------
@@ -67,7 +86,8 @@ class Runner:
         """Validate, then start the worker thread. Raises ConfigError synchronously."""
         if self._thread is not None:
             raise RuntimeError("a Runner runs once; make a new one")
-        stream = self.experiment.run(seed=self.seed, device=self.device_request)
+        self.device = self.experiment.check(self.seed, self.device_request)
+        stream = self.experiment.run(seed=self.seed, device=self.device)
         self.status = RUNNING
         self._thread = threading.Thread(
             target=self._work, args=(stream,), name=f"orthoviz-{self.experiment.key}",
@@ -77,12 +97,32 @@ class Runner:
         return self
 
     def stop(self, wait: bool = False, timeout: float | None = 10.0) -> None:
-        """Ask the run to stop at the next record boundary."""
+        """Ask the run to stop after the record in progress (one inner step)."""
         self._stop.set()
-        if self.status == RUNNING:
+        self._running.set()  # a paused run must wake up to stop
+        if self.status in (RUNNING, PAUSED):
             self.status = STOPPING
         if wait:
             self.join(timeout)
+
+    def pause(self) -> None:
+        """Hold the run after the record in progress."""
+        if self.status == RUNNING:
+            self._running.clear()
+            self.status = PAUSED
+
+    def resume(self) -> None:
+        if self.status == PAUSED:
+            self._step_once = False
+            self.status = RUNNING
+            self._running.set()
+
+    def step_once(self) -> None:
+        """From pause: compute one more record, then pause again."""
+        if self.status == PAUSED:
+            self._step_once = True
+            self.status = RUNNING
+            self._running.set()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has ended."""
@@ -96,14 +136,24 @@ class Runner:
         return self._thread is not None and self._thread.is_alive()
 
     @property
+    def done(self) -> bool:
+        """True once the run has ended and everything it produced was queued."""
+        return self._done.is_set()
+
+    @property
     def progress(self) -> float:
         return min(1.0, self.step / self.total)
 
-    @property
-    def device(self) -> str:
-        from orthoviz.runtime.device import resolve_device
+    def drain(self) -> tuple[list[Record], bool]:
+        """(records queued since the last call, whether the run had ended before them).
 
-        return resolve_device(self.device_request)
+        When the flag is True the list holds the last records of the run: nothing
+        more will come. Poll until it is True to be sure the final state was seen.
+        """
+        ended = self._done.is_set()  # read before taking the queue: see docstring
+        with self._lock:
+            batch, self._queue = self._queue, []
+        return batch, ended
 
     # -- worker -------------------------------------------------------------------
     def _work(self, stream) -> None:
@@ -111,18 +161,21 @@ class Runner:
         batch: list[Record] = []
         last = t0
         try:
+            self.theory = self.experiment.theory()  # once, off any event loop
             for rec in stream:
-                self.step = rec.step
+                self._take(rec)
                 batch.append(rec)
-                self.history.append(Record(rec.step, rec.phase, dict(rec.scalars), None, rec.notes))
-                if rec.arrays:
-                    self.latest_arrays = dict(rec.arrays)
-                if rec.is_final:
-                    self.final = rec
                 now = time.perf_counter()
                 if now - last >= self.flush_interval or rec.is_final:
                     self._flush(batch)
                     batch, last = [], now
+                if self._step_once:
+                    self._step_once = False
+                    self.pause()
+                if not self._running.is_set():
+                    self._flush(batch)
+                    batch = []
+                    self._running.wait()
                 if self._stop.is_set():
                     break
             self._flush(batch)
@@ -140,13 +193,30 @@ class Runner:
         finally:
             self.wall_time = time.perf_counter() - t0
             if self.writer is not None:
-                self.writer.close(self.status, self.message, self.final,
-                                  self.experiment.theory(), self.wall_time)
+                try:
+                    self.writer.close(self.status, self.message, self.final,
+                                      self.theory or {}, self.wall_time, self.artifacts)
+                except Exception as e:  # a full disk must not hide the run's own end
+                    self.message += f" (run folder not completed: {type(e).__name__}: {e})"
+            self._done.set()
             if self.on_done is not None:
                 try:
                     self.on_done(self)
                 except Exception:
                     pass
+
+    def _take(self, rec: Record) -> None:
+        with self._lock:
+            self.step = rec.step
+            self.history.append(rec.light())
+            if rec.arrays:
+                self.latest_arrays = {**self.latest_arrays, **rec.arrays}
+                self.arrays_version += 1
+            if rec.artifacts:
+                self.artifacts.update(rec.artifacts)
+            if rec.is_final:
+                self.final = rec
+            self._queue.append(rec)
 
     def _flush(self, batch: list[Record]) -> None:
         if not batch:

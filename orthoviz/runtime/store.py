@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from orthoviz.runtime.artifacts import save_artifacts
 from orthoviz.runtime.params import to_jsonable
 from orthoviz.runtime.record import Record
 
@@ -121,16 +122,29 @@ class RunWriter:
             _atomic_write(self.path / "arrays.npz", buf.getvalue())
 
     def close(self, status: str, message: str, final: Record | None,
-              theory: dict[str, Any], wall_time: float | None = None) -> None:
-        """Write summary.json: status, final scalars and the theory."""
+              theory: dict[str, Any], wall_time: float | None = None,
+              artifacts: dict[str, Any] | None = None) -> None:
+        """Write the artifacts, then summary.json: status, final scalars and the theory."""
+        saved = save_artifacts(self.path, artifacts or {})
         _write_json(self.path / "summary.json", {
             "experiment": self.experiment.key, "status": status, "message": message,
             "seed": self.seed, "device": self.device,
             "final": dict(final.scalars) if final is not None else {},
             "notes": list(final.notes) if final is not None else [],
             "theory": theory,
+            "coords": list(getattr(self.experiment, "coords", ())),
+            "artifacts": saved,
             "wall_time_s": wall_time if wall_time is not None else time.perf_counter() - self._t0,
         })
+
+
+def _cell(v: str) -> Any:
+    """A CSV cell: a number where it parses as one, else the text (a solver name)."""
+    try:
+        f = float(v)
+    except ValueError:
+        return v
+    return int(f) if f.is_integer() and "." not in v and "e" not in v.lower() else f
 
 
 def load_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -140,16 +154,31 @@ def load_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
         for row in csv.DictReader(f):
             parsed = {}
             for k, v in row.items():
-                if v in ("", None):
+                if v in ("", None) or k is None:
                     continue
                 if k == "phase":
                     parsed[k] = v
                 elif k == "step":
                     parsed[k] = int(float(v))
                 else:
-                    parsed[k] = float(v)
+                    c = _cell(v)
+                    parsed[k] = float(c) if isinstance(c, int) else c
             out.append(parsed)
     return out
+
+
+def split_row(row: dict[str, Any], coords: tuple[str, ...]) -> Record:
+    """A metrics.csv row back to a Record: coordinate columns go to ``coords`` (ints
+    stay ints), text in any other column to neither."""
+    row = dict(row)
+    step, phase = row.pop("step"), row.pop("phase", "train")
+    co = {}
+    for k in coords:
+        if k in row:
+            v = row.pop(k)
+            co[k] = int(v) if isinstance(v, float) and v.is_integer() else v
+    scalars = {k: v for k, v in row.items() if isinstance(v, float)}
+    return Record(step, phase, scalars, coords=co)
 
 
 @dataclass
@@ -180,10 +209,9 @@ def load_run(path: str | os.PathLike) -> SavedRun:
     cfg = json.loads((path / "config.json").read_text())
     exp = get_experiment(cfg["experiment"]).from_config(cfg["config"])
     records = []
+    coords = tuple(getattr(exp, "coords", ()))
     if (path / "metrics.csv").exists():
-        for row in load_metrics(path / "metrics.csv"):
-            step, phase = row.pop("step"), row.pop("phase", "train")
-            records.append(Record(step, phase, row))
+        records = [split_row(row, coords) for row in load_metrics(path / "metrics.csv")]
     arrays: dict[str, np.ndarray] = {}
     if (path / "arrays.npz").exists():
         with np.load(path / "arrays.npz") as z:
@@ -193,7 +221,7 @@ def load_run(path: str | os.PathLike) -> SavedRun:
     if records and records[-1].is_final:
         last = records[-1]
         records[-1] = Record(last.step, last.phase, last.scalars, arrays or None,
-                             tuple(summary.get("notes", ())))
+                             tuple(summary.get("notes", ())), last.coords)
     return SavedRun(path, exp, int(cfg.get("seed", 0)), cfg.get("device", "cpu"),
                     records, arrays, summary, env)
 
