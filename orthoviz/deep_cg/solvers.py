@@ -186,7 +186,8 @@ def iterate(A, b, method: str = "cg", *, x0=None, tol: float = 1e-4,
     step's wall time). ``options`` go to the method: ``amg`` takes pyamg's
     ``smoothed_aggregation_solver`` keywords; ``dcdm`` takes ``direction`` (callable
     r -> q; default the packaged network for ``system``), ``system``, ``depth``,
-    ``safeguard`` (see :func:`orthoviz.deep_cg.dcdm.dcdm`)."""
+    ``safeguard`` (see :func:`orthoviz.deep_cg.dcdm.dcdm`); ``ic`` takes ``levels``
+    (wavefronts, see :class:`orthoviz.deep_cg.precond.IC0`)."""
     clock = Clock()
     A = A.tocsr() if hasattr(A, "tocsr") else A
     b = np.asarray(b, dtype=np.float64)
@@ -203,7 +204,7 @@ def iterate(A, b, method: str = "cg", *, x0=None, tol: float = 1e-4,
     elif method == "jacobi":
         M = precond.jacobi(A)
     elif method == "ic":
-        M = precond.ic0(A)
+        M = precond.ic0(A, **options)
     elif method == "amg":
         M = precond.amg(A, **options)
     else:

@@ -26,6 +26,7 @@ from orthoviz.deep_cg.model import flag_channels, network_input
 from orthoviz.deep_cg.spectral import ritz_coefficients, ritz_pairs
 from orthoviz.deep_cg.stencil import StencilOperator
 from orthoviz.deep_cg.systems import PoissonSystem, poisson_system
+from orthoviz.runtime.record import FINAL, Record
 
 
 @dataclass
@@ -113,10 +114,13 @@ def init_weights(model: torch.nn.Module, gen: torch.Generator) -> torch.nn.Modul
 
 def train(model: torch.nn.Module, data: TrainingData, steps: int, batch: int, lr: float,
           rng: np.random.Generator, val_size: int = 64, val_every: int = 50,
-          ) -> Iterator[dict]:
+          decay: bool = False) -> Iterator[dict]:
     """Adam on the scale-invariant loss; yields ``{"step", "loss", "seconds"}`` every
-    step and adds ``"val_loss"`` every ``val_every`` steps and at the last."""
+    step and adds ``"val_loss"`` every ``val_every`` steps and at the last. ``decay``:
+    cosine decay of the rate from ``lr`` to ``lr / 20`` over the run."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr / 20)
+             if decay else None)
     val_b, val_which = sample(data, val_size, rng)
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
@@ -126,9 +130,86 @@ def train(model: torch.nn.Module, data: TrainingData, steps: int, batch: int, lr
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
         out = {"step": step, "loss": float(loss.detach()), "seconds": time.perf_counter() - t0}
         if step % val_every == 0 or step == steps:
             model.eval()
             with torch.no_grad():
                 out["val_loss"] = float(_loss(model, data, val_b, val_which).mean())
         yield out
+
+
+def _evaluate(net, exp, name: str, device: str, step: int) -> Iterator[Record]:
+    """DCDM with ``net`` on the evaluation system (plume right-hand side, depth 2):
+    one record per iteration, coordinates ``{"network", "iteration"}``."""
+    from orthoviz.deep_cg.dcdm import NetworkDirection, dcdm
+
+    s = poisson_system((exp.eval_grid,) * exp.dim, exp.eval_domain)
+    b = s.rhs("plume", 0)
+    for it in dcdm(s.A, b, NetworkDirection(net, s, device=device), depth=2,
+                   tol=1e-4, maxiter=exp.eval_maxiter):
+        yield Record(step, "eval", {"residual": it.residual, "wall_s": it.wall},
+                     coords={"network": name, "iteration": it.iteration})
+
+
+def _outcome(rec: Record, exp) -> str:
+    k = rec.coords["iteration"]
+    if rec.scalars["residual"] <= 1e-4:
+        return f"{k} iterations to 1e-4"
+    return f"no convergence in {k} iterations (residual {rec.scalars['residual']:.1e})"
+
+
+def run_training(exp, seed: int, device: str) -> Iterator[Record]:
+    """The ``deep-cg-train`` run: Lanczos per domain, Adam steps, then DCDM with the
+    trained (and the comparison) network on a test system; the final record hands the
+    ``state_dict`` over as the ``weights`` artifact."""
+    from orthoviz.deep_cg.model import build, count_parameters
+
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    shape = (exp.grid,) * exp.dim
+    data = build_data(shape, list(exp.domains), exp.lanczos_steps, rng, exp.geometry,
+                      exp.weight, exp.low_fraction, device)
+    for i, (d, theta) in enumerate(zip(exp.domains, data.theta, strict=True)):
+        yield Record(i + 1, "lanczos", {"ritz_min": float(theta[0]), "ritz_max": float(theta[-1]),
+                                        "ritz_count": float(theta.size)},
+                     {"ritz_values": theta} if i == 0 else None, coords={"domain": d})
+    kw = {"arch": exp.arch} if exp.network == "dcdm" else {"levels": exp.levels}
+    net = init_weights(build(exp.network, exp.dim, exp.geometry, **kw), gen).to(device)
+    offset, cpu0 = len(exp.domains), time.process_time()
+    last = {}
+    for rec in train(net, data, exp.steps, exp.batch, exp.lr, rng, exp.val_size,
+                     exp.val_every, decay=exp.lr_decay):
+        last.update(rec)
+        scalars = {k: float(v) for k, v in rec.items() if k != "step"}
+        yield Record(offset + rec["step"], "train", scalars)
+    cpu = time.process_time() - cpu0
+    net.eval()
+    step = offset + exp.steps
+    results = {}
+    compare = [("trained", net)]
+    if exp.compare_with:
+        from orthoviz.deep_cg.weights import load_network
+
+        compare.append(("packaged", load_network(exp.compare_with, exp.dim, device)))
+    for name, model in compare:
+        final = None
+        for final in _evaluate(model, exp, name, device, step):
+            yield final
+        results[name] = final
+    trained = results["trained"]
+    scalars = {"loss": last["loss"], "val_loss": last["val_loss"],
+               "train_seconds": last["seconds"], "train_cpu_seconds": cpu,
+               "parameters": float(count_parameters(net)),
+               "eval_iterations": float(trained.coords["iteration"]),
+               "eval_residual": trained.scalars["residual"]}
+    where = f"on {exp.eval_domain} {exp.eval_grid}^{exp.dim} (plume, depth 2)"
+    notes = [f"DCDM with the trained network: {_outcome(trained, exp)} {where}"]
+    if "packaged" in results:
+        p = results["packaged"]
+        scalars["packaged_iterations"] = float(p.coords["iteration"])
+        notes.append(f"with the packaged network ({exp.compare_with}): {_outcome(p, exp)}")
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    yield Record(exp.total_steps(), FINAL, scalars, notes=tuple(notes),
+                 artifacts={"weights": state})
