@@ -108,7 +108,8 @@ def init_weights(model: torch.nn.Module, gen: torch.Generator) -> torch.nn.Modul
                 field = int(np.prod(w.shape[2:]))
                 a = np.sqrt(6.0 / ((w.shape[0] + w.shape[1]) * field))
                 w.uniform_(-a, a, generator=gen)
-                mod.bias.zero_()
+                if mod.bias is not None:
+                    mod.bias.zero_()
     return model
 
 

@@ -67,3 +67,28 @@ def load_network(ref: str, dim: int | None = None, device: str = "cpu") -> torch
     net = build(**kw)
     net.load_state_dict(artifacts.load_state_dict(path, map_location=device))
     return net.to(device).eval()
+
+
+def package(run_dir: str | Path, name: str, preset: str) -> Path:
+    """Ship a ``deep-cg-train`` run's weights as ``packaged:<name>`` (a maintainer's
+    step, never called by a run): copies ``artifacts/weights.pt`` into
+    ``orthoviz/deep_cg/artifacts/<name>.pt`` and writes ``<name>.json`` beside it with
+    the command, preset, seed, configuration, final scalars and machine of the run."""
+    import shutil
+
+    run = Path(run_dir)
+    cfg = json.loads((run / "config.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    env = json.loads((run / "env.json").read_text()) if (run / "env.json").exists() else {}
+    out = artifacts.packaged_dir(PACKAGE)
+    out.mkdir(exist_ok=True)
+    shutil.copyfile(run / "artifacts" / "weights.pt", out / f"{name}.pt")
+    meta = {"name": name,
+            "command": f"orthoviz run deep-cg-train --preset {preset} --seed {cfg['seed']}",
+            "preset": preset, "seed": cfg["seed"], "device": cfg.get("device"),
+            "config": cfg["config"], "final": summary["final"],
+            "notes": summary.get("notes", []), "environment": env,
+            "source_run": run.name}
+    side = out / f"{name}.json"
+    side.write_text(json.dumps(meta, indent=1, default=str) + "\n")
+    return side
