@@ -25,7 +25,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import peak_gpu_mb, peak_host_mb, report  # noqa: E402
 
 from orthoviz.random_features import RandomFeatures, powerlaw_spectrum, spectrum_risk  # noqa: E402
-from orthoviz.runtime.collect import collect  # noqa: E402
 
 
 def scalar_baseline(spec, sigma2, n, k, d):
@@ -76,7 +75,7 @@ def bench_experiment(preset, device):
     exp = RandomFeatures.from_preset(preset)
     tracemalloc.start()
     t = time.perf_counter()
-    final = collect(exp.run(seed=0, device=device))[-1]
+    final = list(exp.run(seed=0, device=device))[-1]
     wall = time.perf_counter() - t
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()

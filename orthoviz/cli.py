@@ -1,19 +1,35 @@
 """Command line: ``orthoviz list | run | serve | export``.
 
-User errors (a bad ``--set``, an unknown experiment, a size the resource guard refuses)
-exit 2 with one line on stderr that names the parameter, the value and the allowed
-range; never a traceback. Nothing is written for a refused run.
+User errors (a bad ``--set``, an unknown experiment, a size the resource guard refuses,
+a damaged run folder, a port in use) print one line on stderr that names the
+parameter, file or port, never a traceback. Nothing is written for a refused run.
+
+Exit codes:
+
+- 0: done (for ``serve``: stopped by SIGTERM or SIGINT);
+- 1: the run failed (e.g. a metric became non-finite);
+- 2: something to change in the command (a bad value, a missing or damaged file, a
+  port in use);
+- 130 / 143 (128 + the signal): ``run`` was interrupted by SIGINT / SIGTERM. It stopped
+  at the next step, flushed its rows and marked the run folder ``interrupted`` with
+  the step reached; the folder opens and exports.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
 from typing import Any
 
 from orthoviz.runtime.errors import ConfigError, NonFiniteError
+from orthoviz.runtime.rundir import RunFolderError
+
+#: exit code of an interrupted ``orthoviz run``: 128 + the signal, as shells report it
+INTERRUPTED_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,16 +53,27 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs", help="root folder of run folders")
     r.add_argument("--json", action="store_true", help="print one JSON object at the end")
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    s = sub.add_parser("serve", help="serve the dashboards (panel serve apps/*.py)")
+    s = sub.add_parser("serve", help="serve the dashboards (apps/*.py) on a Panel server")
     s.add_argument("apps", nargs="*", help="app names (default: all)")
     s.add_argument("--port", type=int, default=5006)
-    s.add_argument("--address", default=None)
+    s.add_argument("--address", default=None,
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    s.add_argument("--allow-origin", action="append", default=[], metavar="HOST[:PORT]",
+                   help="an origin browsers may connect from (repeatable; required with "
+                   "a non-local --address; the port defaults to --port; no '*')")
+    s.add_argument("--data-root", default=None, metavar="DIR",
+                   help="the only folder data_dir may point into (default "
+                   "$ORTHOVIZ_DATA_ROOT, else ./data)")
+    s.add_argument("--basic-auth", default=None, metavar="PASSWORD|FILE",
+                   help="require a login: one password, or a JSON file of user: password")
     s.add_argument("--num-threads", type=int, default=4)
     s.add_argument("--show", action=argparse.BooleanOptionalAction, default=False,
                    help="open a browser")
     e = sub.add_parser("export", help="figures (HTML, PNG when possible) and CSV of a run")
     e.add_argument("run_dir")
     e.add_argument("--to", default=None)
+    e.add_argument("--png", action=argparse.BooleanOptionalAction, default=True,
+                   help="also a PNG where a browser driver is available")
     return p
 
 
@@ -94,7 +121,7 @@ def cmd_list(args) -> int:
 def cmd_run(args) -> int:
     from orthoviz.runtime.params import to_jsonable
     from orthoviz.runtime.runner import FINISHED, Runner
-    from orthoviz.runtime.store import RunWriter
+    from orthoviz.runtime.store import RunWriter, mark_interrupted
 
     exp = _build(args)
     stream = exp.run(seed=args.seed, device=args.device)  # validates: raises before writing
@@ -117,15 +144,32 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     runner = Runner(exp, args.seed, device, on_flush=on_flush, writer=writer,
                     flush_interval=0.25)
-    runner.start()
+    got: list[int] = []
+
+    def on_signal(signum, frame):  # stop at the next step; a second signal: now
+        if got:
+            mark_interrupted(writer.path, runner.step, signal.Signals(signum).name)
+            os._exit(INTERRUPTED_EXIT.get(signum, 128 + signum))
+        got.append(signum)
+        runner.stop()
+
+    old = {sig: signal.signal(sig, on_signal) for sig in INTERRUPTED_EXIT}
     try:
+        runner.start()
         while not runner.join(0.2):
             pass
-    except KeyboardInterrupt:
-        runner.stop(wait=True)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     if bar is not None:
         bar.close()
     wall = time.perf_counter() - t0
+    if got and runner.status != FINISHED:
+        name = signal.Signals(got[0]).name
+        mark_interrupted(writer.path, runner.step, name)
+        print(f"orthoviz: interrupted by {name} at step {runner.step}; run folder: "
+              f"{writer.path}", file=sys.stderr)
+        return INTERRUPTED_EXIT[got[0]]
     if runner.status != FINISHED:
         return _fail(f"run {runner.status}: {runner.message} (run folder: {writer.path})", 1)
     final = runner.final
@@ -146,16 +190,20 @@ def cmd_serve(args) -> int:
     from orthoviz.ui.serve import serve_apps
 
     return serve_apps(args.apps or None, port=args.port, address=args.address,
-                      show=args.show, num_threads=args.num_threads)
+                      show=args.show, num_threads=args.num_threads,
+                      allow_origin=args.allow_origin, data_root=args.data_root,
+                      basic_auth=args.basic_auth)
 
 
 def cmd_export(args) -> int:
+    from orthoviz.runtime.store import load_run
     from orthoviz.viz.export import export_run
 
-    paths = export_run(args.run_dir, args.to)
+    saved = load_run(args.run_dir)  # refuses what cannot open; notes the damage
+    paths = export_run(args.run_dir, args.to, png=args.png)
     for path in paths:
         print(path)
-    for note in getattr(paths, "notes", []):
+    for note in [*saved.notes, *getattr(paths, "notes", [])]:
         print(f"note: {note}", file=sys.stderr)
     return 0
 
@@ -167,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 "export": cmd_export}[args.command](args)
     except NonFiniteError as e:
         return _fail(str(e), 1)
-    except (ConfigError, FileNotFoundError) as e:
+    except (ConfigError, FileNotFoundError, RunFolderError) as e:
         return _fail(str(e))
 
 

@@ -74,6 +74,33 @@ def panel_server(app_files: list[Path], log: Path, timeout: float = 120.0):
             proc.wait()
 
 
+@contextlib.contextmanager
+def orthoviz_server(cwd: Path, *args: str, apps=("neural_collapse",), timeout: float = 90.0):
+    """``orthoviz serve APPS --port P ARGS`` in its own process group (cwd ``cwd``, log
+    ``cwd/serve.log``); yields (process, port, log path) once it reports its address;
+    the whole group is killed at the end."""
+    import signal
+
+    port, log = free_port(), cwd / "serve.log"
+    env = dict(os.environ, ORTHOVIZ_DEVICE="cpu")
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "orthoviz.cli", "serve",
+                                 *map(str, apps), "--port", str(port), *args], cwd=cwd,
+                                env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        def ready():
+            assert proc.poll() is None, f"orthoviz serve exited:\n{log.read_text()}"
+            return "websocket origins" in log.read_text()
+
+        wait_until(ready, timeout=timeout, interval=0.2)
+        yield proc, port, log
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def _swallow(fn):
     def inner():
         try:
@@ -124,6 +151,16 @@ def page(chromium):
 @pytest.fixture(name="wait_until")
 def _wait_until_fixture():
     return wait_until
+
+
+@pytest.fixture(name="free_port")
+def _free_port_fixture():
+    return free_port
+
+
+@pytest.fixture(name="orthoviz_server")
+def _orthoviz_server_fixture():
+    return orthoviz_server
 
 
 @pytest.fixture(name="panel_server")

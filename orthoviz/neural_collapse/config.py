@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 import param
 
+from orthoviz.datasets import check_data
 from orthoviz.neural_collapse.data import DATASETS, make_class_sizes
 from orthoviz.neural_collapse.snapshot import predicted_frame_3d
+from orthoviz.neural_collapse.theory import norms_vs_class_size
 from orthoviz.neural_collapse.train import train
 from orthoviz.runtime import ConfigError, Experiment, Record, register
 
@@ -72,7 +74,8 @@ class NeuralCollapse(Experiment):
                               doc="ufm: free features; mlp: a ReLU MLP computes H_1 from data")
     dataset = param.Selector(default="gaussian", objects=list(DATASETS),
                              doc="inputs of the mlp backbone (cifar10/emnist read data_dir)")
-    data_dir = param.String(default="data", doc="local folder with CIFAR-10 / EMNIST files")
+    data_dir = param.String(default="", doc="local folder with CIFAR-10 / EMNIST files "
+                            "(empty: ./data, or the server's data root)")
     mlp_width = param.Integer(128, bounds=(1, 8192), softbounds=(16, 1024), doc="MLP hidden width")
     mlp_layers = param.Integer(2, bounds=(1, 12), softbounds=(1, 6), doc="MLP hidden layers")
     dtype = param.Selector(default="float64", objects=["float64", "float32"],
@@ -131,6 +134,8 @@ class NeuralCollapse(Experiment):
                               "and CE cases are predicted for balanced data only)")
         if self.backbone == "mlp" and self.dataset == "digits" and self.n_classes > 10:
             raise ConfigError("n_classes", self.n_classes, "2..10 for dataset='digits'")
+        if self.backbone == "mlp":  # a local folder: allowed and present, read at run
+            check_data(self.dataset, self.data_dir)
 
     def total_steps(self) -> int:
         return self.steps
@@ -166,6 +171,10 @@ class NeuralCollapse(Experiment):
         """Predictions under the run's metric names (UFM; a backbone is UFM-like only
         when it can fit any features, so the values are a reference there)."""
         g = self.geometry()
+        sizes = np.asarray(self.sizes(), float)
+        grid = np.geomspace(max(1.0, sizes.min() / 4), sizes.max() * 2, 200)
+        curve = norms_vs_class_size(grid, int(sizes.sum()), self.depth, self.decays(),
+                                    self.feature_decay)
         means_3d, classifier_3d = predicted_frame_3d(g)
         return {
             "nc1": 0.0, "nc2_features": 0.0, "nc2_classifier": 0.0, "nc3": 0.0,
@@ -176,6 +185,9 @@ class NeuralCollapse(Experiment):
             "gram_features": np.asarray(g["gram_features"]),
             "gram_classifier": np.asarray(g["gram_classifier"]),
             "means_3d": means_3d, "classifier_3d": classifier_3d,
+            # what the minority-collapse pane draws beside the run (not a run metric)
+            "context": {"norm_curve_sizes": grid,
+                        **{f"norm_curve_{k}": np.asarray(v) for k, v in curve.items()}},
         }
 
 

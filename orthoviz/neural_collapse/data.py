@@ -2,20 +2,18 @@
 
 - class sizes: balanced, or imbalanced by a ratio and a profile (step / exponential);
 - labels for the unconstrained-features model (UFM: the features are free parameters);
-- inputs for a real backbone: a Gaussian mixture, scikit-learn's 8x8 digits (ships
-  offline), and CIFAR-10 / EMNIST-letters read from a local folder.
+- inputs for a real backbone: a Gaussian mixture here; scikit-learn's 8x8 digits
+  (ships offline) and CIFAR-10 / EMNIST-letters from a local folder come from the
+  shared readers of :mod:`orthoviz.datasets`.
 
 Every generator takes an explicit ``numpy.random.Generator``.
 """
 
 from __future__ import annotations
 
-import gzip
-import os
-import pickle
-from pathlib import Path
-
 import numpy as np
+
+from orthoviz import datasets
 
 DATASETS = ("gaussian", "digits", "cifar10", "emnist")
 
@@ -76,72 +74,7 @@ def subsample(
     return X[idx], y[idx]
 
 
-def load_digits_data() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 8x8 digits (1797 x 64, 10 classes), scaled to [0, 1]."""
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    return d.data.astype(np.float64) / 16.0, d.target.astype(np.int64)
-
-
-def _missing(name: str, folder: str, expected: str) -> FileNotFoundError:
-    return FileNotFoundError(
-        f"{name} not found in data_dir={folder!r}: expected {expected}. orthoviz never "
-        f"downloads data; place the files there or choose dataset='digits'."
-    )
-
-
-def load_cifar10(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR-10 'python version' batches (``data_batch_1..5``; optionally inside
-    ``cifar-10-batches-py/``) -> X (N, 3072) in [0, 1], y (N,)."""
-    root = Path(folder)
-    if (root / "cifar-10-batches-py").is_dir():
-        root = root / "cifar-10-batches-py"
-    files = sorted(root.glob("data_batch_*"))
-    if not files:
-        raise _missing("CIFAR-10", str(folder), "data_batch_1 ... data_batch_5")
-    xs, ys = [], []
-    for f in files:
-        with open(f, "rb") as fh:
-            batch = pickle.load(fh, encoding="bytes")
-        xs.append(np.asarray(batch[b"data"], dtype=np.float64) / 255.0)
-        ys.append(np.asarray(batch[b"labels"], dtype=np.int64))
-    return np.concatenate(xs), np.concatenate(ys)
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-def load_emnist_letters(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """EMNIST letters idx files (``emnist-letters-train-images-idx3-ubyte[.gz]`` and
-    ``...-labels-idx1-ubyte[.gz]``) -> X (N, 784) in [0, 1], y (N,) in 0..25
-    (the files label letters 1..26)."""
-    root = Path(folder)
-    stem = "emnist-letters-train-{}-idx{}-ubyte"
-    paths = []
-    for kind, nd in (("images", 3), ("labels", 1)):
-        cands = [root / (stem.format(kind, nd) + s) for s in ("", ".gz")]
-        found = [p for p in cands if p.exists()]
-        if not found:
-            raise _missing("EMNIST letters", str(folder), cands[0].name + "[.gz]")
-        paths.append(found[0])
-    X = _read_idx(paths[0]).reshape(-1, 28 * 28).astype(np.float64) / 255.0
-    y = _read_idx(paths[1]).astype(np.int64) - 1
-    return X, y
-
-
 def load_dataset(name: str, data_dir: str) -> tuple[np.ndarray, np.ndarray]:
-    """Real data by name: ``digits`` (offline), ``cifar10`` / ``emnist`` (local folder)."""
-    if name == "digits":
-        return load_digits_data()
-    if name == "cifar10":
-        return load_cifar10(data_dir)
-    if name == "emnist":
-        return load_emnist_letters(data_dir)
-    raise ValueError(f"invalid value for 'dataset': {name!r} (allowed: digits, cifar10, emnist)")
+    """Real inputs by name (``digits``, ``cifar10``, ``emnist``): X in [0, 1], y.
+    One reader per data set, shared with the other packages (:mod:`orthoviz.datasets`)."""
+    return datasets.load_dataset(name, data_dir)

@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 
 from orthoviz.neural_collapse import metrics as ncm
-from orthoviz.neural_collapse.theory import gap_tolerance
 from orthoviz.neural_collapse.data import (
     gaussian_mixture,
     labels_for,
@@ -31,6 +30,7 @@ from orthoviz.neural_collapse.model import (
     partial_products,
 )
 from orthoviz.neural_collapse.snapshot import align_to, predicted_frame_3d, project_3d
+from orthoviz.neural_collapse.theory import gap_tolerance
 from orthoviz.runtime.device import torch_dtype
 from orthoviz.runtime.record import FINAL, Record
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import param
 
+from orthoviz.datasets import check_data
 from orthoviz.random_features import theory as th
 from orthoviz.random_features import train
 from orthoviz.runtime import ConfigError, Experiment, register
@@ -71,7 +72,8 @@ class RandomFeatures(Experiment):
                                  doc="Random features: linear Gaussian or ReLU")
     population = param.Integer(default=1797, bounds=(100, 50_000), softbounds=(500, 10_000),
                                doc="Data-set points whose kernel defines the spectrum")
-    data_dir = param.String(default="", doc="Folder holding CIFAR-10 (python release)")
+    data_dir = param.String(default="", doc="Folder holding CIFAR-10 (python release; "
+                            "empty: ./data, or the server's data root)")
     theory_points = param.Integer(default=32, bounds=(4, 512), softbounds=(8, 128),
                                   doc="Points on the dense theory curves")
 
@@ -92,10 +94,7 @@ class RandomFeatures(Experiment):
                 raise ConfigError("test_size", self.test_size,
                                   f"at most population - n = {self.population - n_max}",
                                   "train and test points are drawn without replacement")
-            if self.spectrum == "cifar10":
-                from orthoviz.random_features.data import load_cifar10_binary
-
-                load_cifar10_binary(self.data_dir, 1)  # raises a clear ConfigError
+            check_data(self.spectrum, self.data_dir)  # allowed and present (not read)
 
     def _sizes(self) -> tuple[int, int, int]:
         n_max = self.n if self.sweep == "k" else max(self.sweep_values)

@@ -15,14 +15,13 @@ Three kinds of input feed the eigenframework and the experiments:
 from __future__ import annotations
 
 import math
-import os
-import pickle
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.special import zeta
 
+from orthoviz import datasets
 from orthoviz.runtime.errors import ConfigError
 
 #: where the powerlaw tail's log-binned levels end (spec §2.3 step 9)
@@ -138,55 +137,18 @@ def gaussian_data(spectrum: Spectrum, n_rows: int, noise_var: float, generator, 
 
 
 # -- real data --------------------------------------------------------------------------
-def load_digits_binary(max_points: int | None = None):
-    """scikit-learn's 8x8 digits (ships offline): inputs (N, 64) standardised with one
-    global mean and std (as the paper does for CIFAR-10), labels +1 for digits 0-4 and
-    -1 for 5-9."""
-    from sklearn.datasets import load_digits
-
-    X, t = load_digits(return_X_y=True)
-    X = X[:max_points] if max_points else X
-    t = t[:max_points] if max_points else t
-    X = (X - X.mean()) / X.std()
-    return X.astype(np.float64), np.where(t < 5, 1.0, -1.0)
-
-
 CIFAR_POSITIVE = (0, 1, 7, 8, 9)  # airplane, automobile, horse, ship, truck -> +1
-
-
-def load_cifar10_binary(data_dir: str, max_points: int | None = None):
-    """CIFAR-10 training images from ``data_dir`` (the ``cifar-10-batches-py`` folder of
-    the python pickle release, or its parent), flattened and standardised globally,
-    labels binarised as in the paper (spec §4.3). Raises ConfigError when missing."""
-    root = data_dir or ""
-    cands = [os.path.join(root, "cifar-10-batches-py"), root]
-    folder = next((c for c in cands if os.path.isfile(os.path.join(c, "data_batch_1"))),
-                  None)
-    if folder is None:
-        raise ConfigError("data_dir", data_dir,
-                          "a folder holding cifar-10-batches-py/data_batch_1..5",
-                          "CIFAR-10 is not downloaded at run time; place the python "
-                          "release there, or use spectrum=digits")
-    xs, ts = [], []
-    for j in range(1, 6):
-        path = os.path.join(folder, f"data_batch_{j}")
-        if not os.path.isfile(path):
-            break
-        with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="latin1")
-        xs.append(np.asarray(batch["data"], dtype=np.float64))
-        ts.append(np.asarray(batch["labels"]))
-        if max_points and sum(len(t) for t in ts) >= max_points:
-            break
-    X, t = np.concatenate(xs)[:max_points], np.concatenate(ts)[:max_points]
-    X = (X - X.mean()) / X.std()
-    return X, np.where(np.isin(t, CIFAR_POSITIVE), 1.0, -1.0)
+DIGITS_POSITIVE = (0, 1, 2, 3, 4)
 
 
 def load_dataset(name: str, data_dir: str = "", max_points: int | None = None):
-    """``(X, y)`` for ``name`` in {"digits", "cifar10"}."""
-    if name == "digits":
-        return load_digits_binary(max_points)
-    if name == "cifar10":
-        return load_cifar10_binary(data_dir, max_points)
-    raise ConfigError("spectrum", name, "digits or cifar10")
+    """``(X, y)`` for ``name`` in {"digits", "cifar10"} from the shared readers
+    (:mod:`orthoviz.datasets`): inputs standardised with one global mean and std (as
+    the paper does for CIFAR-10), labels binarised to +-1 (digits 0-4, and airplane,
+    automobile, horse, ship, truck: +1; spec §4.3). Raises ConfigError when missing."""
+    if name not in ("digits", "cifar10"):
+        raise ConfigError("spectrum", name, "digits or cifar10")
+    X, t = datasets.load_dataset(name, data_dir, max_points)
+    X = (X - X.mean()) / X.std()
+    positive = DIGITS_POSITIVE if name == "digits" else CIFAR_POSITIVE
+    return X, np.where(np.isin(t, positive), 1.0, -1.0)

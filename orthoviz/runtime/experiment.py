@@ -16,7 +16,7 @@ import param
 
 from orthoviz.runtime.device import resolve_device
 from orthoviz.runtime.errors import ConfigError, NonFiniteError
-from orthoviz.runtime.params import allowed_text, set_checked, user_parameters
+from orthoviz.runtime.params import allowed_text, check_finite, set_checked, user_parameters
 from orthoviz.runtime.record import FAILED, Record
 from orthoviz.runtime.resources import check_memory
 from orthoviz.runtime.threads import thread_budget
@@ -110,6 +110,7 @@ class Experiment(param.Parameterized):
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError("seed", seed, "an integer >= 0")
         dev = resolve_device(device, self.problem_size())
+        check_finite(self)  # values from a URL or a widget bypass set_checked
         self.validate()
         check_memory(self, dev, memory_budget)
         return dev
@@ -165,6 +166,16 @@ class Experiment(param.Parameterized):
         """True when :meth:`theory` would return at once (cached for this config)."""
         cached = self.__dict__.get("_theory_cache")
         return cached is not None and cached[0] == json.dumps(self.config(), sort_keys=True)
+
+    def share_theory(self, other: Experiment) -> bool:
+        """Take ``other``'s cached theory when both configs are equal (a run's snapshot
+        of the explorer's config need not compute it again). True when taken."""
+        cached = other.__dict__.get("_theory_cache")
+        key = json.dumps(self.config(), sort_keys=True)
+        if type(other) is type(self) and cached is not None and cached[0] == key:
+            self.__dict__["_theory_cache"] = cached
+            return True
+        return False
 
     def _theory(self) -> dict[str, Any]:
         """The prediction itself; subclasses override this, not :meth:`theory`."""

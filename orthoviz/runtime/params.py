@@ -7,6 +7,7 @@ user sees in a CLI error, a widget tooltip or ``orthoviz list``.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import param
@@ -52,8 +53,62 @@ def allowed_text(p: param.Parameter) -> str:
     return type(p).__name__
 
 
+def nonfinite(value: Any) -> bool:
+    """True when ``value`` holds a NaN or an infinity anywhere (numbers, lists, tuples,
+    dicts and arrays, nested)."""
+    if isinstance(value, bool | int | str):
+        return False
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if hasattr(value, "dtype"):  # numpy arrays and scalars
+        import numpy as np
+
+        arr = np.asarray(value)
+        return arr.dtype.kind in "fc" and not np.isfinite(arr).all()
+    if isinstance(value, dict):
+        return any(nonfinite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(nonfinite(v) for v in value)
+    return False
+
+
+def check_finite(obj) -> None:
+    """Raise ConfigError for the first user parameter of ``obj`` that holds a NaN or an
+    infinity (inside lists too). Values reach a config from the URL and the widgets
+    without :func:`set_checked`; this catches them before a run."""
+    for name, p in user_parameters(obj).items():
+        value = getattr(obj, name)
+        if nonfinite(value):
+            raise ConfigError(name, value, allowed_text(p), "values must be finite numbers")
+
+
+def _as_int(x: Any) -> int:
+    """One integer from CLI/URL text or a JSON item: ``12``, ``1e3``; never a bool,
+    a fraction, NaN or an infinity (``1e400``)."""
+    if isinstance(x, bool) or x is None:
+        raise ValueError
+    if isinstance(x, int):
+        return x
+    s = str(x).strip()
+    try:
+        return int(s)  # exact, also beyond 2**53
+    except ValueError:
+        pass
+    f = float(s)
+    if not math.isfinite(f) or f != int(f):
+        raise ValueError
+    return int(f)
+
+
+def _as_float(x: Any) -> float:
+    if isinstance(x, bool) or x is None or isinstance(x, list | dict):
+        raise ValueError
+    return float(x)
+
+
 def parse_value(p: param.Parameter, text: str) -> Any:
-    """Convert CLI/URL text to the parameter's type; raise ConfigError if impossible."""
+    """Convert CLI/URL text to the parameter's type; raise ConfigError if impossible
+    (including NaN, infinities and malformed lists)."""
     name = p.name
     s = text.strip()
     try:
@@ -64,12 +119,9 @@ def parse_value(p: param.Parameter, text: str) -> Any:
                 return False
             raise ValueError
         if isinstance(p, param.Integer):
-            v = float(s)
-            if v != int(v):
-                raise ValueError
-            return int(v)
+            return _as_int(s)
         if isinstance(p, param.Number):
-            return float(s)
+            return _finite(float(s))
         if isinstance(p, param.Selector):
             for o in p.objects:
                 if str(o) == s:
@@ -78,28 +130,33 @@ def parse_value(p: param.Parameter, text: str) -> Any:
         if isinstance(p, param.List):
             if s.startswith("["):
                 items = json.loads(s)
+                if not isinstance(items, list):
+                    raise ValueError
             else:
                 items = [x for x in s.replace(";", ",").split(",") if x.strip()]
             item = getattr(p, "item_type", None) or getattr(p, "class_", None)
             if item is int:
-                out = []
-                for x in items:
-                    fx = float(x)
-                    if fx != int(fx):
-                        raise ValueError
-                    out.append(int(fx))
-                return out
+                return [_as_int(x) for x in items]
             if item is float:
-                return [float(x) for x in items]
+                return [_finite(_as_float(x)) for x in items]
+            if nonfinite(items):
+                raise ValueError
             return list(items)
-    except (ValueError, TypeError, json.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError, RecursionError, json.JSONDecodeError):
         raise ConfigError(name, text, allowed_text(p)) from None
     return s
 
 
+def _finite(f: float) -> float:
+    if not math.isfinite(f):
+        raise ValueError
+    return f
+
+
 def set_checked(obj, name: str, value: Any) -> None:
-    """Assign ``obj.name = value``; unknown names and param's own validation errors
-    become a ConfigError that names the parameter, the value and the allowed range."""
+    """Assign ``obj.name = value``; unknown names, NaN or infinite values (in lists
+    too) and param's own validation errors become a ConfigError that names the
+    parameter, the value and the allowed range."""
     params = user_parameters(obj)
     if name not in params:
         raise ConfigError(name, value, "one of the parameters " + ", ".join(sorted(params)),
@@ -107,13 +164,15 @@ def set_checked(obj, name: str, value: Any) -> None:
     p = params[name]
     if isinstance(value, str) and not isinstance(p, param.String | param.Selector):
         value = parse_value(p, value)
+    if nonfinite(value):
+        raise ConfigError(name, value, allowed_text(p), "values must be finite numbers")
     if isinstance(p, param.Number) and isinstance(value, int) and not isinstance(
         value, bool
     ) and not isinstance(p, param.Integer):
         value = float(value)
     try:
         setattr(obj, name, value)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OverflowError) as e:
         raise ConfigError(name, value, allowed_text(p)) from e
 
 

@@ -1,4 +1,5 @@
-"""Run folders on disk: ``runs/<experiment>/<UTC time>-<id>/``.
+"""Run folders on disk: ``runs/<experiment>/<UTC time>-<id>/`` (written here, read
+back by :mod:`orthoviz.runtime.rundir`, which survives damage).
 
 Files: ``config.json`` (param serialization plus seed/device), ``metrics.csv``
 (appended at every flush, so a crash loses at most the last flush), ``summary.json``
@@ -17,7 +18,6 @@ import platform
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,15 @@ import numpy as np
 from orthoviz.runtime.artifacts import save_artifacts
 from orthoviz.runtime.params import to_jsonable
 from orthoviz.runtime.record import Record
+from orthoviz.runtime.rundir import (  # noqa: F401  (the readers, re-exported)
+    INTERRUPTED,
+    RunFolderError,
+    SavedRun,
+    list_runs,
+    load_metrics,
+    load_run,
+    split_row,
+)
 
 DEFAULT_ROOT = "runs"
 
@@ -138,97 +147,15 @@ class RunWriter:
         })
 
 
-def _cell(v: str) -> Any:
-    """A CSV cell: a number where it parses as one, else the text (a solver name)."""
-    try:
-        f = float(v)
-    except ValueError:
-        return v
-    return int(f) if f.is_integer() and "." not in v and "e" not in v.lower() else f
-
-
-def load_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """metrics.csv as a list of dicts (numbers parsed; empty cells dropped)."""
-    out = []
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            parsed = {}
-            for k, v in row.items():
-                if v in ("", None) or k is None:
-                    continue
-                if k == "phase":
-                    parsed[k] = v
-                elif k == "step":
-                    parsed[k] = int(float(v))
-                else:
-                    c = _cell(v)
-                    parsed[k] = float(c) if isinstance(c, int) else c
-            out.append(parsed)
-    return out
-
-
-def split_row(row: dict[str, Any], coords: tuple[str, ...]) -> Record:
-    """A metrics.csv row back to a Record: coordinate columns go to ``coords`` (ints
-    stay ints), text in any other column to neither."""
-    row = dict(row)
-    step, phase = row.pop("step"), row.pop("phase", "train")
-    co = {}
-    for k in coords:
-        if k in row:
-            v = row.pop(k)
-            co[k] = int(v) if isinstance(v, float) and v.is_integer() else v
-    scalars = {k: v for k, v in row.items() if isinstance(v, float)}
-    return Record(step, phase, scalars, coords=co)
-
-
-@dataclass
-class SavedRun:
-    """A run reopened from disk, with no retraining."""
-
-    path: Path
-    experiment: Any  # Experiment instance with the saved config
-    seed: int
-    device: str
-    records: list[Record]
-    arrays: dict[str, np.ndarray]
-    summary: dict[str, Any]
-    env: dict[str, Any]
-
-    @property
-    def final(self) -> Record | None:
-        return next((r for r in reversed(self.records) if r.is_final), None)
-
-
-def load_run(path: str | os.PathLike) -> SavedRun:
-    """Reopen a run folder written by :class:`RunWriter`."""
-    from orthoviz.runtime.registry import get_experiment
-
+def mark_interrupted(path: str | os.PathLike, step: int, reason: str) -> None:
+    """Record in ``summary.json`` that the run was interrupted (by a signal) at
+    ``step``; the readers show it as "interrupted"."""
     path = Path(path)
-    if not (path / "config.json").exists():
-        raise FileNotFoundError(f"{path} is not a run folder (no config.json)")
-    cfg = json.loads((path / "config.json").read_text())
-    exp = get_experiment(cfg["experiment"]).from_config(cfg["config"])
-    records = []
-    coords = tuple(getattr(exp, "coords", ()))
-    if (path / "metrics.csv").exists():
-        records = [split_row(row, coords) for row in load_metrics(path / "metrics.csv")]
-    arrays: dict[str, np.ndarray] = {}
-    if (path / "arrays.npz").exists():
-        with np.load(path / "arrays.npz") as z:
-            arrays = {k: z[k] for k in z.files if k != "step"}
-    summary, env = (json.loads((path / f).read_text()) if (path / f).exists() else {}
-                    for f in ("summary.json", "env.json"))
-    if records and records[-1].is_final:
-        last = records[-1]
-        records[-1] = Record(last.step, last.phase, last.scalars, arrays or None,
-                             tuple(summary.get("notes", ())), last.coords)
-    return SavedRun(path, exp, int(cfg.get("seed", 0)), cfg.get("device", "cpu"),
-                    records, arrays, summary, env)
-
-
-def list_runs(root: str | os.PathLike = DEFAULT_ROOT, experiment: str | None = None) -> list[Path]:
-    """Run folders under ``root`` (newest first), optionally for one experiment."""
-    root = Path(root)
-    pattern = f"{experiment}/*" if experiment else "*/*"
-    runs = [p for p in root.glob(pattern) if (p / "config.json").exists()]
-    return sorted(runs, key=lambda p: p.name, reverse=True)
+    try:
+        summary = json.loads((path / "summary.json").read_text())
+        summary = summary if isinstance(summary, dict) else {}
+    except (OSError, ValueError):
+        summary = {}
+    summary.update(status=INTERRUPTED, step=int(step),
+                   message=f"interrupted by {reason} at step {step}")
+    _write_json(path / "summary.json", summary)

@@ -3,15 +3,14 @@ and the config widgets generated from the experiment's param class."""
 
 from __future__ import annotations
 
-import html
-
 import panel as pn
 import param
 
 from orthoviz.runtime.params import user_parameters
+from orthoviz.ui.text import SafeAlert, plain_html
 
 #: status -> Alert colour
-ALERT = {"idle": "secondary", "running": "primary", "stopping": "warning",
+ALERT = {"idle": "secondary", "running": "primary", "paused": "info", "stopping": "warning",
          "stopped": "warning", "finished": "success", "failed": "danger"}
 
 
@@ -19,20 +18,21 @@ def config_widgets(config: param.Parameterized) -> pn.Param:
     """Widgets for every user parameter of ``config`` (``pn.Param``: softbounds give
     the slider range, hard bounds the limits of the typed value, ``doc`` the tooltip).
 
-    Numbers get an *editable* slider (a text box beside it accepts e.g. ``5e-4``) that
-    updates on release only (``value_throttled``), so dragging does not restart a run
-    at every pixel.
+    Numbers are typed boxes (they accept e.g. ``5e-4``; the arrows step through the
+    soft range). Not Panel's *editable* sliders: each registers a JavaScript link in
+    Panel's class-level registry, and while any link exists every pane update walks the
+    page's whole Bokeh model graph (~60 ms for the NC page, at every live draw) and the
+    registry keeps closed sessions' widgets alive.
     """
     names = list(user_parameters(config))
     widgets = {}
     for n in names:
         p = config.param[n]
         if isinstance(p, param.Integer):
-            widgets[n] = {"type": pn.widgets.EditableIntSlider, "throttled": True}
+            widgets[n] = {"type": pn.widgets.IntInput}
         elif isinstance(p, param.Number):
             lo, hi = p.get_soft_bounds()
-            spec = {"type": pn.widgets.EditableFloatSlider, "throttled": True,
-                    "format": "0[.]000[00]"}
+            spec = {"type": pn.widgets.FloatInput, "format": "0[.]000[00]"}
             if lo is not None and hi is not None and hi > lo:
                 spec["step"] = float(f"{(hi - lo) / 200:.2g}")
             widgets[n] = spec
@@ -51,6 +51,13 @@ class RunControls:
                                        sizing_mode="stretch_width")
         self.stop = pn.widgets.Button(label="■ Stop", color="danger", disabled=True,
                                       sizing_mode="stretch_width")
+        self.pause = pn.widgets.Button(label="❚❚ Pause", color="default", disabled=True,
+                                       sizing_mode="stretch_width",
+                                       description="Hold the run after the current step; "
+                                       "press again to resume")
+        self.step_button = pn.widgets.Button(label="⏭ Step", color="default",
+                                             sizing_mode="stretch_width",
+                                             description="Run one more step, then pause")
         self.reset = pn.widgets.Button(label="↺ Reset (same seed)", color="default",
                                        sizing_mode="stretch_width",
                                        description="Clear and run again from step 0 "
@@ -68,28 +75,32 @@ class RunControls:
         self.progress = pn.indicators.Progress(value=0, max=1000, bar_color="primary",
                                                sizing_mode="stretch_width", height=14)
         self.step = pn.pane.HTML("step 0 / ?", css_classes=["ov-step"], margin=(0, 10))
-        self.status = pn.pane.Alert("**idle**", alert_type="secondary",
-                                    css_classes=["ov-status"], sizing_mode="stretch_width")
+        # plain text only: messages carry URL values, paths and error text
+        self.status = SafeAlert("", title="idle", alert_type="secondary",
+                                css_classes=["ov-status"], sizing_mode="stretch_width")
 
     def show_progress(self, step: int, total: int, device: str | None) -> None:
         self.progress.value = int(1000 * min(1.0, step / max(1, total)))
         self.step.object = f"step {step} / {total}"
         if device:
-            self.device_used.object = f"device in use: <b>{html.escape(device)}</b>"
+            self.device_used.object = f"device in use: <b>{plain_html(device)}</b>"
 
     def show_status(self, status: str, message: str) -> None:
-        text = f"**{status}**"
-        if message and message != status:
-            text += f": {message}"
-        self.status.param.update(object=text, alert_type=ALERT.get(status, "secondary"))
-        running = status in ("running", "stopping")
-        self.start.disabled = running
+        """Status in bold, then the message; both shown as plain text."""
+        text = message if message and message != status else ""
+        self.status.param.update(object=text, title=status,
+                                 alert_type=ALERT.get(status, "secondary"))
+        running = status in ("running", "paused", "stopping")
+        self.start.disabled = status in ("running", "paused")
         self.stop.disabled = not running
+        self.pause.disabled = status not in ("running", "paused")
+        self.pause.label = "▶ Resume" if status == "paused" else "❚❚ Pause"
 
     def panel(self) -> pn.Column:
         return pn.Column(
             self.preset,
             pn.Row(self.start, self.stop, sizing_mode="stretch_width"),
+            pn.Row(self.pause, self.step_button, sizing_mode="stretch_width"),
             pn.Row(self.reset, self.new_seed, sizing_mode="stretch_width"),
             pn.Row(self.seed, self.device, sizing_mode="stretch_width"),
             self.device_used, self.progress, self.step, self.status,

@@ -3,7 +3,9 @@
 Every explorer owns its config, its Runner (one worker thread per run), its streams and
 its widgets; nothing is shared between sessions.
 
-The record stream reaches the page through :class:`~orthoviz.ui.stream.StreamingMixin`.
+The record stream reaches the page through :class:`~orthoviz.ui.stream.StreamingMixin`;
+the theory of the config on show is computed once per config off the event loop
+(:mod:`orthoviz.ui.theory`), so theory-only views draw before any run.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import panel as pn
 import param
 
 from orthoviz.runtime import ConfigError, Runner, get_experiment
-from orthoviz.runtime.device import DEVICES, resolve_device
+from orthoviz.runtime.device import DEVICES
 from orthoviz.runtime.params import set_checked, user_parameters
 from orthoviz.runtime.record import Record
 from orthoviz.ui.controls import RunControls, config_widgets
@@ -24,14 +26,15 @@ from orthoviz.ui.files import FilesPanel
 from orthoviz.ui.plots import LiveCurves, LivePane
 from orthoviz.ui.runs import RunFilesMixin
 from orthoviz.ui.stream import StreamingMixin
+from orthoviz.ui.text import SafeAlert, bullet_text
+from orthoviz.ui.theory import TheoryMixin
 from orthoviz.viz.common import ensure_bokeh, figure_layout
-from orthoviz.viz.export import view_state
 from orthoviz.viz.spec import views_for
 
 RESTART_DELAY = 0.5  # s: config edits while running restart the run after this quiet time
 
 
-class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
+class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
     """Live explorer of one experiment.
 
     Parameters
@@ -45,15 +48,15 @@ class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
     seed, device : int, str
         Seed of the next run; ``"auto" | "cpu" | "cuda"``.
 
-    Methods ``start``, ``stop``, ``reset``, ``new_seed``, ``save_run``, ``open_run``
-    drive it without a browser; ``status``, ``message``, ``runner`` and ``history``
-    describe it.
+    Methods ``start``, ``stop``, ``pause``, ``resume``, ``step``, ``reset``,
+    ``new_seed``, ``save_run``, ``open_run`` drive it without a browser; ``status``,
+    ``message``, ``runner`` and ``history`` describe it.
     """
 
     preset = param.Selector(default="default", objects=["default"], doc="Named preset")
     seed = param.Integer(default=0, bounds=(0, 2**31 - 1), doc="Seed of the run")
     device = param.Selector(default="auto", objects=list(DEVICES), doc="Device of the run")
-    status = param.String(default="idle", doc="idle, running, stopping, stopped, "
+    status = param.String(default="idle", doc="idle, running, paused, stopping, stopped, "
                           "finished or failed")
     message = param.String(default="", doc="What happened last, in words")
     runs_root = param.String(default="runs", doc="Folder of saved runs")
@@ -74,17 +77,22 @@ class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
         self._opened: Record | None = None
         self._records: list[Record] = []  # shown when no runner (an opened run)
         self._arrays: dict = {}
+        self._opened_version = 0
+        self._run_index = 0
+        self._final_drawn, self._shown, self._tick_cost = False, None, 0.0
+        self._last_draw, self._pane_turn, self._curve_turn = 0.0, 0, 0
+        self._pump_cb = None
         self.run_config, self.run_seed, self.run_device = self.config, seed, device
         self._restart_timer: threading.Timer | None = None
         self._lock = threading.RLock()
-        self._pending: list[dict] = []  # rows waiting for the next draw
-        self._pending_final, self._scheduled, self._last_draw = False, False, 0.0
-        self._draw_cost = 0.0  # seconds the last draw took on the event loop
         self._doc = pn.state.curdoc
+        self._init_theory()
         ensure_bokeh()
         self._build()
         self.config.param.watch(self._config_changed, list(user_parameters(cls)))
-        if self._served_doc() is not None:  # (pn.state.served is true only in app files)
+        served = self._served_doc() is not None  # (pn.state.served is true in app files)
+        self._request_theory(self.config, sync=not served)
+        if served:
             self._serve_hooks()
 
     # -- layout -------------------------------------------------------------------------
@@ -92,14 +100,16 @@ class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
         self.controls = RunControls(self)
         self.config_panel = config_widgets(self.config)
         self.files = FilesPanel(self)
-        theory = self._theory(self.config)
-        self.curves = [LiveCurves(c, theory) for c in self.views.curves]
+        self.curves = [LiveCurves(c, self.config) for c in self.views.curves]
         self.panes = [LivePane(p) for p in self.views.panes]
-        self.notes = pn.pane.Alert("", alert_type="warning", visible=False,
-                                   sizing_mode="stretch_width")
+        # plain text only (SafeAlert): notes carry error text and user values
+        self.notes = SafeAlert("", alert_type="warning", visible=False,
+                               sizing_mode="stretch_width")
         c = self.controls
         c.start.on_click(lambda e: self.start())
         c.stop.on_click(lambda e: self.stop())
+        c.pause.on_click(lambda e: self.toggle_pause())
+        c.step_button.on_click(lambda e: self.step())
         c.reset.on_click(lambda e: self.reset())
         c.new_seed.on_click(lambda e: self.new_seed())
         c.step.object = f"step 0 / {self.config.total_steps()}"
@@ -140,6 +150,7 @@ class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
         names = list(user_parameters(self.config))
         pn.state.location.sync(self, ["seed"], on_error=self._url_error)
         pn.state.location.sync(self.config, names, on_error=self._url_error)
+        self._start_pump()
 
     def _url_error(self, values: dict) -> None:
         self._set_status("idle", f"ignored invalid URL values: {values}")
@@ -148,7 +159,7 @@ class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
     @property
     def history(self) -> list[Record]:
         """Records of the run on show (live or opened), without arrays."""
-        return self.runner.history if self.runner is not None else self._records
+        return list(self.runner.history) if self.runner is not None else self._records
 
     @property
     def arrays(self) -> dict:
@@ -157,12 +168,6 @@ class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
     @property
     def final(self) -> Record | None:
         return self.runner.final if self.runner is not None else self._opened
-
-    def _theory(self, config) -> dict:
-        try:
-            return dict(config.theory())
-        except Exception:  # a theory that cannot be evaluated only loses its lines
-            return {}
 
     def _served_doc(self):
         """The session's Bokeh document when running under a server, else None."""
@@ -187,72 +192,115 @@ class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
 
     def figures(self):
         """The current figures as one static hv.Layout (for export)."""
-        return figure_layout(self.views, view_state(self.run_config, self.history, self.arrays))
+        return figure_layout(self.views, self._state(self.runner))
 
     # -- control ------------------------------------------------------------------------
     def start(self) -> bool:
         """Start a run of the current config and seed; False (and a status message)
-        when the config is refused."""
+        when the config is refused. Never waits for an earlier run's thread."""
         with self._lock:
-            if self.runner is not None and self.runner.alive:
+            if self.runner is not None and self.runner.alive and not self._final_drawn \
+                    and self.runner.status not in ("stopping", "stopped"):
                 return False
             self._doc = pn.state.curdoc or self._doc
             try:
                 exp = self.experiment_cls.from_config(self.config.config())  # a snapshot
+                exp.share_theory(self.config)
                 runner = Runner(exp, seed=self.seed, device=self.device, flush_interval=0.1)
-                runner.on_flush = self._flusher(runner)
-                runner.on_done = self._finisher()
+                if self._served_doc() is None:
+                    self._direct_callbacks(runner)
                 runner.start()  # validates eagerly: ConfigError / ResourceError here
-                device = resolve_device(self.device)
             except ConfigError as e:  # includes ResourceError: the message says what to change
                 self._set_status("failed", str(e))
                 return False
             except Exception as e:  # never a traceback in the page or a dead button
                 self._set_status("failed", f"{type(e).__name__}: {e}")
                 return False
-            self.runner, self._opened = runner, None
-            self._pending, self._pending_final, self._scheduled = [], False, False
-            self.run_config, self.run_seed, self.run_device = exp, self.seed, device
-            self._clear_plots(self._theory(exp))
-            self.controls.show_progress(0, runner.total, device)
-            self._set_status("running", f"seed {self.seed}")
+            old, self.runner, self._opened = self.runner, runner, None
+            if old is not None:
+                old.stop()  # a superseded run ends on its own thread; nothing waits
+            self._run_index += 1
+            self._final_drawn, self._shown = False, None
+            self.run_config, self.run_seed, self.run_device = exp, self.seed, runner.device
+            with self._holding():
+                self._clear_plots()
+                self.controls.show_progress(0, runner.total, runner.device)
+                self._set_status("running", f"seed {self.seed}")
             return True
 
     def stop(self, wait: bool = False, timeout: float = 10.0) -> None:
-        """Stop at the next record; ``wait`` joins the worker thread."""
+        """Stop after the record in progress; ``wait`` joins the worker thread (never
+        from the event loop)."""
         self._cancel_restart()
         runner = self.runner
         if runner is not None and runner.alive:
             runner.stop()
-            self._set_status("stopping", "")
+            self._set_status("stopping", f"stopping after step {runner.step}")
             if wait:
                 runner.join(timeout)
+                if self._served_doc() is None:
+                    self._pump(runner)
+
+    def toggle_pause(self) -> None:
+        """Pause a running run after the record in progress, or resume a paused one."""
+        runner = self.runner
+        if runner is None or not runner.alive:
+            return
+        if runner.status == "paused":
+            runner.resume()
+            self._set_status("running", f"seed {runner.seed}")
+        else:
+            runner.pause()
+            self._set_status("paused", f"paused at step {runner.step}")
+
+    def pause(self) -> None:
+        if self.runner is not None and self.runner.status == "running":
+            self.toggle_pause()
+
+    def resume(self) -> None:
+        if self.runner is not None and self.runner.status == "paused":
+            self.toggle_pause()
+
+    def step(self) -> None:
+        """One more record, then pause (starts a paused run if none is going)."""
+        runner = self.runner
+        if runner is None or not runner.alive:
+            if not self.start():
+                return
+            runner = self.runner
+            runner.pause()
+            return
+        if runner.status == "running":
+            runner.pause()
+        runner.step_once()
 
     def reset(self) -> None:
         """Clear the plots and, if a run was going, run again from step 0 with the same
         seed."""
         was_running = self.runner is not None and self.runner.alive
-        self.stop(wait=True)
+        self.stop()
         self.runner, self._records, self._arrays, self._opened = None, [], {}, None
-        self._clear_plots(self._theory(self.config))
-        self.controls.show_progress(0, self.config.total_steps(), None)
-        self._set_status("idle", f"reset (seed {self.seed})")
+        self.run_config = self.view_config
+        with self._holding():
+            self._clear_plots()
+            self._send_panes(None, force=True)
+            self.controls.show_progress(0, self.config.total_steps(), None)
+            self._set_status("idle", f"reset (seed {self.seed})")
         if was_running:
             self.start()
 
     def new_seed(self) -> int:
         """Pick a fresh seed (from the OS, not the global RNG), then reset."""
-        was_running = self.runner is not None and self.runner.alive
-        self.stop(wait=True)
-        self.seed = secrets.randbelow(2**31 - 1)
+        with param.parameterized.discard_events(self):
+            self.seed = secrets.randbelow(2**31 - 1)
         self.reset()
-        if was_running:
-            self.start()
         return self.seed
 
     def teardown(self) -> None:
         """Stop everything this explorer started (the session ended)."""
         self._cancel_restart()
+        if self._pump_cb is not None:
+            self._pump_cb.stop()
         if self.runner is not None:
             self.runner.stop(wait=True, timeout=5.0)
 
@@ -279,33 +327,41 @@ class Explorer(StreamingMixin, RunFilesMixin, pn.viewable.Viewer):
 
     def _config_changed(self, *events) -> None:
         self.controls.step.object = f"step 0 / {self.config.total_steps()}"
-        if self.runner is not None and self.runner.alive:
-            self._cancel_restart()
-            self._restart_timer = threading.Timer(RESTART_DELAY, self._on_loop,
-                                                  args=(self._restart,))
-            self._restart_timer.daemon = True
-            self._restart_timer.start()
+        self._cancel_restart()
+        running = self.runner is not None and self.runner.alive
+        self._restart_timer = threading.Timer(RESTART_DELAY, self._on_loop,
+                                              args=(self._after_edit,))
+        self._restart_timer.daemon = True
+        self._restart_timer.start()
+        if running:
+            self._set_status("running", "restarting with the new settings…")
 
     def _cancel_restart(self) -> None:
         if self._restart_timer is not None:
             self._restart_timer.cancel()
             self._restart_timer = None
 
-    def _restart(self) -> None:
+    def _after_edit(self) -> None:
+        """The edits settled: new theory for the views; restart a run that was going."""
         self._restart_timer = None
-        if self.runner is not None:
-            self.runner.stop(wait=True)
-        self.start()
+        self._request_theory(self.config, sync=self._served_doc() is None)
+        if self.runner is not None and self.runner.alive:
+            self.runner.stop()
+            self.start()
 
-    def _show_notes(self, final: Record | None) -> None:
+    def _show_notes(self, final: Record | None, history=()) -> None:
         notes = list(final.notes) if final is not None else []
-        self.notes.object = "\n".join(f"- {n}" for n in notes)
+        notes += [n for r in history if r.phase == "failed" for n in r.notes]
+        self.notes.object = bullet_text(notes)  # escaped by SafeAlert
         self.notes.visible = bool(notes)
 
-    def _clear_plots(self, theory: dict) -> None:
+    def _clear_plots(self, reshape: bool = False) -> None:
+        """Empty the curves for a new run. The plots themselves stay (new Bokeh models
+        are costly): only a new config (``reshape``) rebuilds panes and log axes."""
         for c in self.curves:
-            c.set_theory(theory)
-            c.clear()
-        for p in self.panes:
-            p.clear()
+            c.set_config(self.run_config, self.run_theory())
+            c.clear(reset_axes=reshape)
+        if reshape:
+            for p in self.panes:
+                p.clear()
         self._show_notes(None)

@@ -8,6 +8,7 @@ from pathlib import Path
 import panel as pn
 
 from orthoviz.runtime.store import list_runs
+from orthoviz.ui.text import plain_html
 from orthoviz.viz import export
 
 
@@ -31,8 +32,8 @@ class FilesPanel:
         self.json = pn.widgets.FileDownload(
             callback=self._json, filename=f"{key}-config.json", label="Config (JSON)",
             color="default", sizing_mode="stretch_width")
-        self.png_note = pn.pane.Markdown(
-            "" if method else f"*{why}*", styles={"font-size": "0.85em"})
+        self.png_note = pn.pane.HTML(
+            "" if method else f"<i>{plain_html(why)}</i>", styles={"font-size": "0.85em"})
 
         self.save = pn.widgets.Button(label="Save run", color="primary",
                                       sizing_mode="stretch_width",

@@ -1,6 +1,8 @@
-"""Live plots of the explorer: Buffer-backed metric curves and Pipe-backed panes.
+"""Live plots of the explorer: Buffer-backed declared curves and Pipe-backed panes.
 
 Each object belongs to one explorer (one session); nothing here is module-level state.
+Nothing here computes a metric or a theory: rows, arrays and the run's cached theory
+come in, HoloViews elements go out (:mod:`orthoviz.viz.curves`).
 """
 
 from __future__ import annotations
@@ -8,101 +10,115 @@ from __future__ import annotations
 import time
 
 import holoviews as hv
-import pandas as pd
 import panel as pn
 
-from orthoviz.viz.common import (
-    CURVE_HEIGHT,
-    build_pane,
-    curve,
-    finite,
-    is_placeholder,
-    placeholder,
-    theory_lines,
-    theory_values,
-    wants_log,
-)
+from orthoviz.viz import curves as cv
+from orthoviz.viz.common import build_pane, is_placeholder, placeholder
 from orthoviz.viz.spec import Curves, Pane, ViewState
 
-BUFFER_LENGTH = 5000  # rows kept per metric in the browser; the full history stays on the Runner
+BUFFER_LENGTH = 5000  # rows of a step curve kept in the browser (the Runner keeps more)
+SWEEP_LENGTH = 200_000  # rows of a reduced/grouped group: every sweep point is data
+
+
+def _doc_text(text: str) -> pn.pane.Markdown:
+    return pn.pane.Markdown(text, sizing_mode="stretch_width",
+                            styles={"font-size": "0.9em", "color": "#555"})
 
 
 class LiveCurves:
-    """One Curves group: one length-capped ``hv.streams.Buffer`` holding ``step`` and the
-    group's metrics (NaN where a record lacks one), drawn as one DynamicMap of overlaid
-    Curves with the theory values as dashed lines: one plot refresh per flush.
+    """One declared :class:`Curves` group: a length-capped ``hv.streams.Buffer`` of the
+    group's columns (x, by, reduce, metrics) drawn as one DynamicMap; the theory
+    (values or curves) dashed. Only new rows travel to the Buffer; the callback regroups
+    and reduces the buffered rows with HoloViews on each refresh.
 
     With ``logy="auto"`` the axis starts linear and switches to log once the positive
     values span more than two decades (the plot is rebuilt once).
     """
 
-    def __init__(self, curves: Curves, theory: dict | None = None,
-                 length: int = BUFFER_LENGTH):
-        self.curves, self.theory, self.length = curves, dict(theory or {}), length
-        self.columns = ["step", *curves.metrics]
-        self.buffer = hv.streams.Buffer(self._frame([]), length=length, index=False)
-        self.logy = curves.logy is True
-        self._seen: list[float] = []
-        self.pane = pn.pane.HoloViews(self._dmap(), sizing_mode="stretch_width",
-                                      min_height=CURVE_HEIGHT)
-        items = [self.pane]
-        if curves.doc:
-            items.append(pn.pane.Markdown(curves.doc, sizing_mode="stretch_width",
-                                          styles={"font-size": "0.9em", "color": "#555"}))
+    def __init__(self, spec: Curves, config, theory: dict | None = None):
+        self.spec = spec
+        self.config, self.theory = config, dict(theory or {})
+        self.colors = cv.Colors()
+        self.pane = pn.pane.HoloViews(sizing_mode="stretch_width",
+                                      min_height=cv.CURVE_HEIGHT)
+        self._new_buffer()
+        items = [self.pane] + ([_doc_text(spec.doc)] if spec.doc else [])
         self.panel = pn.Column(*items, sizing_mode="stretch_width")
 
-    def _frame(self, rows: list[dict]) -> pd.DataFrame:
-        df = pd.DataFrame([[r.get(c) if finite(r.get(c)) else None for c in self.columns]
-                           for r in rows], columns=self.columns, dtype="float64")
-        return df.astype({"step": "int64"})
+    def _new_buffer(self) -> None:
+        self.columns = cv.columns(self.spec, self.config)
+        length = BUFFER_LENGTH if self.spec.simple else SWEEP_LENGTH
+        self.buffer = hv.streams.Buffer(cv.frame([], self.spec, self.config),
+                                        length=length, index=False)
+        self.logy = self.spec.logy is True
+        self._lo, self._hi = float("inf"), float("-inf")
+        self._pending: list[dict] = []
+        self._redraw()
 
-    def _dmap(self) -> hv.DynamicMap:
-        curves, logy = self.curves, self.logy
-        lines = theory_lines(curves, self.theory, logy)
+    def _redraw(self) -> None:
+        spec, config, logy, colors = self.spec, self.config, self.logy, self.colors
+        lines = cv.theory(spec, config, self.theory, logy, colors)  # once per theory
 
-        # a plain closure (no bound method, no partial): avoids the stream-subscriber
-        # reference cycles of holoviz/holoviews #6934
-        def overlay(data, curves=curves, logy=logy, lines=lines):
-            elems = []
-            for m in curves.metrics:
-                col = data[m]
-                # sparse metrics (evaluated every k steps) would draw as isolated NaN-
-                # separated points; only they lose Bokeh's patch streaming
-                d = data if not col.isna().any() else data[["step", m]].dropna()
-                elems.append(curve(d, curves, m, logy))
-            return hv.Overlay(elems + lines)
+        # a plain closure (no bound method): avoids the stream-subscriber reference
+        # cycles of holoviz/holoviews #6934
+        def draw(data, spec=spec, config=config, lines=lines, logy=logy, colors=colors):
+            return cv.overlay(data, spec, config, lines, logy, colors)
 
-        return hv.DynamicMap(overlay, streams=[self.buffer]).opts(
-            hv.opts.Overlay(title=curves.title, legend_position="right", responsive=True,
-                            height=CURVE_HEIGHT))
+        self.pane.object = hv.DynamicMap(draw, streams=[self.buffer])
 
-    def set_theory(self, theory: dict) -> None:
-        """New theory (the config changed): rebuild the plot if its lines moved."""
-        old = theory_values(self.curves, self.theory)
-        self.theory = dict(theory or {})
-        if theory_values(self.curves, self.theory) != old:
-            self.pane.object = self._dmap()
+    def set_config(self, config, theory: dict) -> None:
+        """A new run or config: new columns need a new Buffer; new theory a redraw."""
+        old_cols, old_theory = self.columns, self.theory
+        self.config, self.theory = config, dict(theory or {})
+        if cv.columns(self.spec, config) != old_cols:
+            self._new_buffer()
+        elif not _same(self.theory, old_theory, self.spec):
+            self._redraw()
 
-    def clear(self) -> None:
+    def clear(self, reset_axes: bool = False) -> None:
+        """Empty the buffer; ``reset_axes`` also returns an "auto" log axis to linear
+        (a rebuild: only when the config changed)."""
         self.buffer.clear()
-        self._seen = []
-        if self.curves.logy == "auto" and self.logy:
+        self._pending = []
+        self._lo, self._hi = float("inf"), float("-inf")
+        if reset_axes and self.spec.logy == "auto" and self.logy:
             self.logy = False
-            self.pane.object = self._dmap()
+            self._redraw()
 
-    def send(self, rows: list[dict]) -> None:
-        """Append history rows (step, phase, scalars): one Buffer.send."""
-        rows = [r for r in rows if any(finite(r.get(m)) for m in self.curves.metrics)]
-        if not rows:
-            return
-        df = self._frame(rows)
-        self._seen.extend(v for m in self.curves.metrics for v in df[m].dropna())
-        if self.curves.logy == "auto" and not self.logy and wants_log(self.curves, self._seen):
+    def add(self, rows: list[dict]) -> None:
+        """Queue history rows for the next :meth:`flush` (cheap: no drawing)."""
+        self._pending.extend(rows)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
+
+    def flush(self) -> bool:
+        """Draw the queued rows: one Buffer.send. True when something was sent."""
+        rows, self._pending = self._pending, []
+        return self.send(rows)
+
+    def send(self, rows: list[dict]) -> bool:
+        """Append history rows: one Buffer.send. True when something was sent."""
+        df = cv.frame(rows, self.spec, self.config)
+        if df.empty:
+            return False
+        vals = df[self.spec.metrics].to_numpy().ravel()
+        vals = vals[vals == vals]
+        if vals.size:
+            self._lo, self._hi = min(self._lo, vals.min()), max(self._hi, vals.max())
+        if self.spec.logy == "auto" and not self.logy and \
+                cv.wants_log(self.spec, [self._lo, self._hi]):
             self.logy = True
-            self.pane.object = self._dmap()
+            self._redraw()
         self.buffer.send(df)
-        if len(self._seen) > 4 * self.length:  # keep only what decides the axis
-            self._seen = [min(self._seen), max(self._seen)]
+        return True
+
+
+def _same(a: dict, b: dict, spec: Curves) -> bool:
+    """Whether the theory entries a group draws are the same objects (theory is cached
+    per config, so identity is equality here)."""
+    return all(a.get(k) is b.get(k) for k in spec.theory.values())
 
 
 class LivePane:
@@ -111,19 +127,19 @@ class LivePane:
     The first drawable state fixes the pane's shape: an element or overlay becomes one
     DynamicMap; a Layout becomes one DynamicMap per item, all on the same Pipe and one
     cached build per state. Later states only update data (no new Bokeh models), at
-    most ``max_hz`` times a second and only when the rows or arrays changed.
+    most ``max_hz`` times a second and only when the rows, arrays or theory changed
+    (a version signature, never ``id()``).
     """
 
     def __init__(self, pane: Pane, max_hz: float = 1.0):
         self.spec, self.min_interval = pane, 1.0 / max_hz
         self.pipe = hv.streams.Pipe(data=None)
         self._last_sent, self._signature, self._live = 0.0, None, False
-        self.pane = pn.pane.HoloViews(placeholder("press Start", pane.title),
-                                      sizing_mode="stretch_width", min_height=CURVE_HEIGHT)
-        items = [self.pane]
-        if pane.doc:
-            items.append(pn.pane.Markdown(pane.doc, sizing_mode="stretch_width",
-                                          styles={"font-size": "0.9em", "color": "#555"}))
+        self._shape = None
+        self.pane = pn.pane.HoloViews(placeholder("computing the theory…", pane.title),
+                                      sizing_mode="stretch_width",
+                                      min_height=cv.CURVE_HEIGHT)
+        items = [self.pane] + ([_doc_text(pane.doc)] if pane.doc else [])
         self.panel = pn.Column(*items, sizing_mode="stretch_width")
 
     def _attach(self, state: ViewState) -> None:
@@ -134,7 +150,7 @@ class LivePane:
         spec = self.spec
         layout = isinstance(first, hv.Layout)
         items = list(first) if layout else [first]
-        cache = {"state": state, "obj": first}
+        cache = self._cache = {"state": state, "obj": first}
 
         def build(data):
             # one build per state, shared by the DynamicMaps of a Layout's items
@@ -156,6 +172,7 @@ class LivePane:
             return hv.DynamicMap(render, streams=[self.pipe]).opts(framewise=True)
 
         self.pipe = hv.streams.Pipe(data=state)
+        self._shape = (layout, len(items))
         dmaps = [item(i) for i in range(len(items))]
         if layout:
             cols = getattr(first, "_max_cols", None) or len(items)
@@ -170,23 +187,34 @@ class LivePane:
         """True once the pane shows a DynamicMap (later states only update data)."""
         return self._live
 
-    def send(self, state: ViewState, force: bool = False) -> bool:
-        """Push a state if the data changed and the last push is 1/max_hz s old."""
+    def send(self, state: ViewState, signature, force: bool = False) -> bool:
+        """Push a state if its signature changed and the last push is 1/max_hz s old."""
         now = time.monotonic()
-        signature = (len(state.rows), id(state.arrays.get(next(iter(state.arrays), None)))
-                     if state.arrays else None, state.final is not None)
         if signature == self._signature or (
             not force and now - self._last_sent < self.min_interval
         ):
             return False
         self._last_sent, self._signature = now, signature
-        if not self._live:
+        if not self._live or not self._same_shape(state):
             self._attach(state)
         else:
             self.pipe.send(state)
         return True
 
+    def _same_shape(self, state: ViewState) -> bool:
+        """Whether ``state`` draws as the same kind of object (a Layout of as many
+        items): then the DynamicMaps take it; else the pane re-attaches."""
+        obj = build_pane(self.spec, state)
+        if is_placeholder(obj):
+            return True  # keep what is shown
+        n = len(list(obj)) if isinstance(obj, hv.Layout) else 1
+        if (isinstance(obj, hv.Layout), n) != self._shape:
+            return False
+        self._cache.update(state=state, obj=obj)  # the DynamicMaps reuse this build
+        return True
+
     def clear(self) -> None:
+        """Forget the shape (a new config may change it); the next state re-attaches."""
         self._live, self._last_sent, self._signature = False, 0.0, None
         self.pipe = hv.streams.Pipe(data=None)
-        self.pane.object = placeholder("press Start", self.spec.title)
+        self.pane.object = placeholder("computing the theory…", self.spec.title)

@@ -21,7 +21,8 @@ class RunFilesMixin:
             return None
         if self.arrays:
             last = records[-1]
-            records[-1] = Record(last.step, last.phase, last.scalars, self.arrays, last.notes)
+            records[-1] = Record(last.step, last.phase, last.scalars, self.arrays, last.notes,
+                                 last.coords)
         runner = self.runner
         writer = RunWriter(self.run_config, self.run_seed, self.run_device,
                            root or self.runs_root)
@@ -29,37 +30,54 @@ class RunFilesMixin:
         final = self.final
         status = runner.status if runner is not None else "finished"
         writer.close(status, runner.message if runner is not None else "", final,
-                     self._theory(self.run_config), runner.wall_time if runner else None)
+                     self.run_theory(), runner.wall_time if runner else None,
+                     runner.artifacts if runner is not None else None)
         self._set_status(self.status, f"saved to {writer.path}")
         return writer.path
 
     def open_run(self, path: str | Path) -> bool:
-        """Show a saved run (curves, panes, notes) without retraining."""
+        """Show a saved run (curves, panes, notes) without retraining.
+
+        Only folders inside ``runs_root`` open (no ``..``, no symlink out of it); a
+        relative path is tried from the working folder, then from ``runs_root``.
+        Damage the readers work around is listed in the status line.
+        """
+        target = Path(path)
+        if not target.is_absolute() and not target.exists():
+            target = Path(self.runs_root) / target
         try:
-            saved = load_run(path)
+            saved = load_run(target, root=self.runs_root)
         except (OSError, ValueError, KeyError) as e:
             self._set_status(self.status, f"cannot open {path}: {e}")
             return False
         if saved.experiment.key != self.experiment_cls.key:
             self._set_status(self.status, f"{path} is a {saved.experiment.key} run")
             return False
-        self.stop(wait=True)
+        self.stop()
         self.runner = None
-        self._records = [Record(r.step, r.phase, r.scalars, None, r.notes)
-                         for r in saved.records]
+        self._records = [r.light() for r in saved.records]
         self._arrays, self._opened = dict(saved.arrays), saved.final
+        self._opened_version += 1
         self.seed = saved.seed
         values = saved.experiment.param.values()
         self.config.param.update(**{k: values[k] for k in user_parameters(self.config)})
         self.run_config, self.run_seed, self.run_device = saved.experiment, saved.seed, \
             saved.device
-        self._clear_plots(self._theory(saved.experiment))
+        theory = saved.experiment.theory()
+        self.view_config, self.view_theory = saved.experiment, theory
+        self._theory_version += 1
+        for c in self.curves:
+            c.set_config(saved.experiment, theory)
+            c.clear()
+        for p in self.panes:
+            p.clear()
         rows = [r.row() for r in self._records]
         for c in self.curves:
             c.send(rows)
-        self._send_panes(force=True)
-        self._show_notes(saved.final)
+        self._send_panes(None, force=True)  # every pane, now
+        self._show_notes(saved.final, self._records)
         step = self._records[-1].step if self._records else 0
         self.controls.show_progress(step, saved.experiment.total_steps(), saved.device)
-        self._set_status(saved.summary.get("status", "finished"), f"opened {saved.path}")
+        damage = "".join(f"; {n}" for n in saved.notes)
+        self._set_status(saved.status, f"opened {saved.path}{damage}")
         return True

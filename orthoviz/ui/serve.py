@@ -1,19 +1,43 @@
-"""``orthoviz serve``: ``python -m panel serve apps/*.py`` with classroom-friendly flags.
+"""``orthoviz serve``: the ``apps/*.py`` dashboards on a Panel server in this process.
 
-Runs Panel's CLI in a subprocess (``panel.command.main`` parses ``sys.argv`` and ignores
-its arguments, so it is not called in-process). ``/`` is Panel's index of the apps.
+The server runs in-process (no child to orphan): SIGTERM or SIGINT stops it, and after
+a short grace period the process ends whatever is still running. Safe by default:
+
+- it listens on 127.0.0.1 unless ``--address`` says otherwise, and prints the address
+  it really listens on;
+- websockets are accepted only from the origins it serves (``localhost:PORT``,
+  ``127.0.0.1:PORT``) plus each ``--allow-origin HOST[:PORT]``; a non-local address
+  needs at least one, and ``*`` is refused;
+- ``data_dir`` values are confined to the data root (``--data-root``, else
+  ``$ORTHOVIZ_DATA_ROOT``, else ``./data``);
+- ``--basic-auth`` puts Panel's login page in front of every app.
+
+``/`` is Panel's index of the apps.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
+import secrets
+import signal
+import socket
 import sys
+import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 #: close abandoned sessions quickly (Bokeh's defaults keep a closed tab's training
 #: thread alive for 15-30 s): check every 5 s, drop sessions unused for 10 s
 SESSION_FLAGS = ["--check-unused-sessions", "5000", "--unused-session-lifetime", "10000"]
+SESSION_OPTS = {"check_unused_sessions_milliseconds": 5000,
+                "unused_session_lifetime_milliseconds": 10000}
+#: seconds a signalled server gets to stop before the process ends regardless
+GRACE_S = 5.0
+DEFAULT_ADDRESS = "127.0.0.1"
+
+
+class ServeError(Exception):
+    """A serving option the user must change; the message is one line."""
 
 
 def apps_dir() -> Path:
@@ -44,41 +68,168 @@ def app_paths(apps: list[str] | None = None) -> list[Path]:
     return out
 
 
-def serve_command(apps: list[str] | None = None, port: int = 5006,
-                  address: str | None = None, show: bool = False,
-                  num_threads: int = 4) -> list[str]:
-    """The ``python -m panel serve ...`` command line."""
-    cmd = [sys.executable, "-m", "panel", "serve", *map(str, app_paths(apps)),
-           "--port", str(port), "--num-threads", str(num_threads), *SESSION_FLAGS]
-    if address:
-        cmd += ["--address", address]
-        if address not in ("localhost", "127.0.0.1"):
-            cmd += ["--allow-websocket-origin", "*"]
-    if show:
-        cmd.append("--show")
-    return cmd
+def is_local(address: str) -> bool:
+    """True for loopback addresses only (not ``0.0.0.0``, ``::`` or a LAN address)."""
+    return address in ("localhost", "::1") or address.startswith("127.")
+
+
+def origin(text: str, port: int) -> str:
+    """``HOST[:PORT]`` (or a URL) as a Bokeh websocket origin; the port defaults to
+    the server's. Wildcards are refused."""
+    t = text.strip()
+    if "://" in t:
+        t = urlparse(t).netloc
+    t = t.rstrip("/").lower()
+    host, _, p = t.partition(":")
+    if not host or "*" in t or any(c in t for c in "/@ ,[]") or t.count(":") > 1 \
+            or (p and not p.isdigit()):
+        raise ServeError(f"--allow-origin {text!r}: give HOST or HOST:PORT (no wildcard)")
+    return t if p else f"{host}:{port}"
+
+
+def allowed_origins(address: str, port: int, allow: list[str] | tuple = ()) -> list[str]:
+    """Websocket origins for a server on ``address:port``: the local ones, plus each
+    ``--allow-origin``. A non-local address without any is refused."""
+    extra = [origin(a, port) for a in allow]
+    if not is_local(address) and not extra:
+        raise ServeError(
+            f"--address {address} accepts connections from other machines: name the "
+            f"origin browsers will use, e.g. --allow-origin {socket.gethostname()}:{port} "
+            "(repeatable; '*' is not accepted)")
+    return list(dict.fromkeys([f"localhost:{port}", f"127.0.0.1:{port}", *extra]))
+
+
+def check_port(address: str, port: int) -> None:
+    """One-line ServeError when ``address:port`` cannot be bound (in use, or not an
+    address of this machine)."""
+    try:
+        infos = socket.getaddrinfo(address or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise ServeError(f"--address {address}: not an address of this machine ({e})") \
+            from None
+    for family, kind, proto, _, addr in infos[:1]:
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(addr)
+            except OSError as e:
+                raise ServeError(_bind_message(address, port, e)) from None
+
+
+def _bind_message(address: str, port: int, e: OSError) -> str:
+    if e.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+        return (f"port {port} is already in use on {address} (another server?); stop it "
+                f"or choose another with --port")
+    return f"cannot listen on {address}:{port}: {e.strerror or e}"
+
+
+def resolve_data_root(data_root: str | None) -> Path:
+    """The folder ``data_dir`` values are confined to in the served apps."""
+    from orthoviz.datasets import DATA_ROOT_ENV, DEFAULT_DATA_DIR
+
+    text = data_root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_DIR
+    return Path(text).expanduser().resolve()
 
 
 def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | None = None,
-               show: bool = False, num_threads: int = 4) -> int:
-    """Serve the dashboards until interrupted; returns panel's exit code."""
+               show: bool = False, num_threads: int = 4, allow_origin: list[str] = (),
+               data_root: str | None = None, basic_auth: str | None = None) -> int:
+    """Serve the dashboards until SIGTERM or SIGINT; returns the exit code (0 after a
+    requested stop, 2 for an option to change, with one line on stderr)."""
+    address = address or DEFAULT_ADDRESS
     try:
-        cmd = serve_command(apps, port, address, show, num_threads)
-    except FileNotFoundError as e:
+        paths = app_paths(apps)
+        origins = allowed_origins(address, port, allow_origin)
+        root = resolve_data_root(data_root)
+        check_port(address, port)
+    except (FileNotFoundError, ServeError) as e:
         print(f"orthoviz: {e}", file=sys.stderr)
         return 2
-    env = dict(os.environ)
+    from orthoviz.datasets import DATA_ROOT_ENV
+
+    os.environ[DATA_ROOT_ENV] = str(root)
     # several sessions train at once: one intra-op thread each unless the user chose
-    env.setdefault("OMP_NUM_THREADS", "1")
-    print(f"Serving {', '.join(Path(c).stem for c in cmd if c.endswith('.py'))} at "
-          f"http://{address or 'localhost'}:{port}/", file=sys.stderr)
-    proc = subprocess.Popen(cmd, env=env)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Bokeh lets this variable replace the allowlist below: the flags decide here
+    ignored = os.environ.pop("BOKEH_ALLOW_WS_ORIGIN", None)
+    server = _server(paths, port, address, origins, num_threads, basic_auth)
+    if isinstance(server, str):
+        print(f"orthoviz: {server}", file=sys.stderr)
+        return 2
+    _report(server, paths, origins, root, basic_auth, ignored)
+    _stop_on_signals(server)
+    server.start()
+    if show:
+        server.io_loop.add_callback(server.show, "/")
+    server.io_loop.start()  # until a signal stops it
+    return 0
+
+
+def _server(paths, port, address, origins, num_threads, basic_auth):
+    """A started-not-yet Panel server, or the one-line reason it cannot listen."""
+    import panel as pn
+    from panel.io.server import get_server
+
+    pn.config.nthreads = num_threads
+    auth = {}
+    if basic_auth:  # a password, or a JSON file of user: password
+        auth = {"basic_auth": basic_auth,
+                "cookie_secret": os.environ.get("PANEL_COOKIE_SECRET")
+                or secrets.token_urlsafe(32)}
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
+        return get_server({p.stem: str(p) for p in paths}, port=port, address=address,
+                          websocket_origin=origins, start=False, show=False,
+                          **auth, **SESSION_OPTS)
+    except OSError as e:
+        return _bind_message(address, port, e)
+
+
+def _report(server, paths, origins, root, basic_auth, ignored) -> None:
+    """What is served where: the URL to open (for a non-local address, the first
+    ``--allow-origin``), the sockets really bound, the origins and the data root."""
+    sockets = getattr(getattr(server, "_http", None), "_sockets", {}).values()
+    bound = sorted({_fmt(s.getsockname()) for s in sockets
+                    if s.family in (socket.AF_INET, socket.AF_INET6)})
+    host, port = server.address, server.port
+    where = _fmt((host, port)) if is_local(host) else origins[2]
+    lines = [f"Serving {', '.join(p.stem for p in paths)} at http://{where}/",
+             f"  listening on {', '.join(bound) or _fmt((host, port))}"
+             + ("" if is_local(host) else "  (reachable from other machines)"),
+             f"  websocket origins: {', '.join(origins)}",
+             f"  data folders: only under {root}"]
+    if basic_auth:
+        lines.append("  login required (basic auth)")
+    if ignored:
+        lines.append(f"  note: BOKEH_ALLOW_WS_ORIGIN={ignored!r} ignored; use --allow-origin")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _fmt(addr) -> str:
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _stop_on_signals(server) -> None:
+    """SIGTERM/SIGINT: stop listening and leave the event loop; if that takes longer
+    than GRACE_S (a draw or a run holding on), end the process. A second signal ends
+    it at once."""
+    state = {"signalled": False}
+
+    def stop() -> None:
         try:
-            return proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return proc.wait()
+            server.stop(wait=False)
+        finally:
+            server.io_loop.stop()
+
+    def handler(signum, frame) -> None:
+        if state["signalled"]:
+            os._exit(128 + signum)
+        state["signalled"] = True
+        timer = threading.Timer(GRACE_S, os._exit, args=(0,))
+        timer.daemon = True
+        timer.start()
+        server.io_loop.asyncio_loop.call_soon_threadsafe(stop)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)

@@ -1,108 +1,160 @@
 """How records reach the page (mixed into :class:`~orthoviz.ui.Explorer`).
 
-Data path: the Runner hands batches of records to ``on_flush`` on its worker thread at
-most every 0.1 s. The explorer queues their rows and schedules one *draw* on the
-session's event loop (``doc.add_next_tick_callback``, the thread-safe Bokeh entry
-point) unless one is already pending, and at most every ``DRAW_INTERVAL`` seconds (or
-twice the last draw's cost, whichever is longer). The draw sends the queued rows to the
-Buffers, the state to the Pipes (at most 1 Hz, and only when it changed) and the
-progress and status, all inside ``pn.io.hold()``. A slow browser or a busy server thus
-coalesces updates instead of queueing them without bound, and Stop stays responsive.
-Outside a server (tests, notebooks) the draw runs at once on the worker thread.
+Data path: the Runner queues every record it takes. Under a server, each session polls
+that queue from *its own* periodic callback (``pn.state.add_periodic_callback``, every
+``PUMP_MS``) on its event loop: it drains everything queued since the last tick and
+draws it inside ``pn.io.hold()``. The Runner's ``drain()`` says whether the run had
+ended before the records it returns, so the tick that sees ``ended`` has the last
+records in hand: the final state always reaches the page, and a slow draw only makes
+the next tick carry more rows (coalescing; nothing is dropped). The worker thread never
+schedules anything on the loop. Outside a server (tests, notebooks) the same pump runs
+on the worker thread at each flush and at the end.
+
+Curves refresh at every tick that brought rows (at most 1000/PUMP_MS per second);
+panes, which rebuild from the whole state, at most once a second and at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import weakref
 
 import panel as pn
 
 from orthoviz.runtime import Runner
-from orthoviz.runtime.record import Record
-from orthoviz.viz.export import view_state
+from orthoviz.viz.spec import ViewState
 
-DRAW_INTERVAL = 0.25  # s: at most 4 plot refreshes a second (each costs the server a
-# walk over the document's models; more would starve the event loop)
+#: ORTHOVIZ_TIMING_LOG=path appends each tick's server time (benchmarks/live.py reads it)
+_TIMING_LOG = os.environ.get("ORTHOVIZ_TIMING_LOG")
+PUMP_MS = 200  # 5 refreshes a second at most: live enough, cheap for a class server
+CURVES_PER_DRAW = 2  # groups redrawn per tick: 2 of NC's 5 groups -> each >= 2 Hz
 
 
 class StreamingMixin:
-    """Worker-thread callbacks, the draw queue and the pane updates of the explorer."""
+    """The pump: runner queue -> Buffers, Pipes, progress and status."""
 
-    def _flusher(self, runner: Runner):
-        ref = weakref.ref(self)  # the worker thread must not keep a closed session alive
+    def _start_pump(self) -> None:
+        """Served: one periodic callback per session, for the session's life."""
+        ref = weakref.ref(self)  # the callback must not keep a closed session alive
 
-        def on_flush(batch: list[Record], runner=runner) -> None:
+        def tick(ref=ref):
             me = ref()
             if me is not None:
-                me._queue(runner, [r.row() for r in batch], final=False)
+                me._tick()
 
-        return on_flush
+        self._pump_cb = pn.state.add_periodic_callback(tick, period=PUMP_MS)
 
-    def _finisher(self):
+    def _direct_callbacks(self, runner: Runner) -> None:
+        """Not served: pump on the worker thread at each flush and at the end."""
         ref = weakref.ref(self)
 
-        def on_done(runner: Runner) -> None:
+        def pump(*_, ref=ref, runner=runner):
             me = ref()
-            if me is not None:
-                me._queue(runner, [], final=True)
+            if me is not None and me.runner is runner:
+                me._pump(runner)
 
-        return on_done
+        runner.on_flush, runner.on_done = pump, pump
 
-    def _queue(self, runner: Runner, rows: list[dict], final: bool) -> None:
-        """Worker thread: queue rows; schedule a draw unless one is pending or the
-        last one was less than DRAW_INTERVAL ago (the final one always goes)."""
-        with self._lock:
-            if self.runner is not runner:
-                return  # a superseded run
-            self._pending.extend(rows)
-            self._pending_final |= final
-            # adaptive pacing: the loop spends at most about a third of its time drawing
-            interval = max(DRAW_INTERVAL, 2.0 * self._draw_cost)
-            if self._scheduled or (
-                not final and time.monotonic() - self._last_draw < interval
-            ):
-                return
-            self._scheduled = True
-        self._on_loop(self._draw)
+    def _tick(self) -> None:
+        """Event loop: apply a finished theory computation, then pump the run.
 
-    def _draw(self) -> None:
-        """Event loop: push queued rows, panes, progress (and the ending) to the page."""
-        t0 = time.monotonic()
-        with self._lock:
-            rows, self._pending = self._pending, []
-            final, self._pending_final = self._pending_final, False
-            runner = self.runner
-        try:
-            if runner is not None:
-                self._draw_now(runner, rows, final)
-        finally:
-            with self._lock:
-                t1 = time.monotonic()
-                self._scheduled, self._last_draw, self._draw_cost = False, t1, t1 - t0
-
-    def _draw_now(self, runner: Runner, rows: list[dict], final: bool) -> None:
-        doc = self._served_doc()
-        # freeze: one walk over the document models per draw instead of one per plot
-        with pn.io.hold(doc, freeze=True) if doc is not None else contextlib.nullcontext():
-            for c in self.curves:
-                c.send(rows)
-            self._send_panes(force=final)
-            self.controls.show_progress(runner.step, runner.total, None)
-            if final:
-                self._show_notes(runner.final)
-                self._set_status(runner.status, runner.message)
-
-    def _send_panes(self, force: bool) -> None:
-        if not self.panes:
+        Adaptive pacing: a draw waits until twice the last draw's cost has passed, so
+        the loop stays at least two-thirds free for clicks (Stop) and other sessions;
+        the ending is never delayed by more than that.
+        """
+        t0 = time.perf_counter()
+        if t0 - self._last_draw < 2.0 * self._tick_cost:
             return
-        state = view_state(self.run_config, self.history, self.arrays)
-        attached = False
-        for p in self.panes:
-            if not p.live and attached and not force:
-                continue  # creating a plot is costly: one new pane per draw
-            was_live = p.live
-            if p.send(state, force=force) and not was_live:
-                attached = True
+        with self._holding():
+            self._apply_theory()
+            runner = self.runner
+            if runner is not None and not self._final_drawn:
+                self._pump(runner)
+        t1 = time.perf_counter()
+        self._tick_cost, self._last_draw = t1 - t0, t1
+        if _TIMING_LOG and (self._tick_cost > 0.001):
+            with open(_TIMING_LOG, "a") as f:
+                f.write(f"{time.time():.3f} {self.experiment_cls.key} tick "
+                        f"{self._tick_cost * 1000:.1f} ms\n")
 
+    def _pump(self, runner: Runner) -> None:
+        self._apply_run_theory()
+        records, ended = runner.drain()
+        status = (runner.status, runner.step)
+        if not records and not ended and status == self._shown:
+            return
+        self._shown = status
+        with self._holding():
+            rows = [r.row() for r in records]
+            for c in self.curves:
+                c.add(rows)
+            self._flush_curves(everything=ended)
+            self._send_panes(runner, force=ended)
+            self.controls.show_progress(runner.step, runner.total, runner.device)
+            if ended:
+                self._final_drawn = True
+                self._show_notes(runner.final, runner.history)
+                self._set_status(runner.status, runner.message)
+            elif runner.status != self.status:
+                self._set_status(runner.status, self._running_message(runner))
+
+    def _holding(self):
+        """Batch the page changes of one action. hold: they go out as one message;
+        freeze: HoloViews freezes the document around each plot update, and Bokeh then
+        walks every model of the page (~60 ms for the NC page); nested under one
+        freeze it walks once per action. Re-entrant (nested holds are no-ops)."""
+        doc = self._served_doc()
+        if doc is None:
+            return contextlib.nullcontext()
+        return pn.io.hold(doc, freeze=True)
+
+    def _flush_curves(self, everything: bool) -> None:
+        """Draw the queued rows of at most CURVES_PER_DRAW groups, round-robin (each
+        group refresh costs ~20 ms of HoloViews work); every group at the end."""
+        waiting = [c for c in self.curves if c.pending]
+        if not everything and len(waiting) > CURVES_PER_DRAW:
+            n = len(self.curves)
+            order = [self.curves[(self._curve_turn + i) % n] for i in range(n)]
+            waiting = [c for c in order if c.pending][:CURVES_PER_DRAW]
+            self._curve_turn = (self.curves.index(waiting[-1]) + 1) % n
+        for c in waiting:
+            c.flush()
+
+    def _running_message(self, runner: Runner) -> str:
+        if runner.status == "paused":
+            return f"paused at step {runner.step}"
+        if runner.status == "stopping":
+            return f"stopping after step {runner.step}"
+        return f"seed {runner.seed}"
+
+    def _state(self, runner: Runner | None) -> ViewState:
+        """What the panes draw: the run's cached theory, merged arrays and rows."""
+        if runner is None:
+            return ViewState(self.view_config, self.view_theory, dict(self._arrays),
+                             [r.row() for r in self._records],
+                             dict(self._opened.scalars) if self._opened else None)
+        return ViewState(self.run_config, runner.theory or self.view_theory,
+                         dict(runner.latest_arrays), [r.row() for r in runner.history],
+                         dict(runner.final.scalars) if runner.final else None)
+
+    def _send_panes(self, runner: Runner | None, force: bool) -> None:
+        if not self.panes or self.view_theory is None:
+            return
+        state = None
+        if runner is None:
+            sig = ("idle", self._theory_version, len(self._records), self._opened_version)
+        else:
+            sig = (self._run_index, len(runner.history), runner.arrays_version,
+                   runner.final is not None)
+        # at most one pane per draw (each rebuilds from the whole state), round-robin
+        # so that every pane refreshes; all of them at the end
+        n = len(self.panes)
+        order = [self.panes[(self._pane_turn + i) % n] for i in range(n)]
+        for p in order:
+            if state is None:
+                state = self._state(runner)
+            if p.send(state, sig, force=force) and not force:
+                self._pane_turn = (self.panes.index(p) + 1) % n
+                break

@@ -17,7 +17,6 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from orthoviz.runtime.params import to_jsonable
 from orthoviz.runtime.record import Record
@@ -53,6 +52,8 @@ def config_json(experiment, seed: int, device: str) -> str:
 
 
 def view_state(experiment, records: list[Record], arrays: dict) -> ViewState:
+    """A saved or finished run's state for the static figures (the experiment's
+    theory is computed once and cached on it)."""
     final = next((r for r in reversed(records) if r.is_final), None)
     return ViewState(config=experiment, theory=experiment.theory(), arrays=dict(arrays),
                      rows=[r.row() for r in records],
@@ -182,6 +183,7 @@ def export_run(run_dir: str | os.PathLike, to: str | os.PathLike | None = None,
     fig = figures(exp, saved.records, saved.arrays)
     title = f"{exp.title or exp.key} — {saved.path.name}"
     result = ExportResult([save_html(fig, out / "figures.html", title=title)])
+    result.notes.extend(saved.notes)  # damage found while reading (one line each)
     if png:
         try:
             result.append(save_png(fig, out / "figures.png"))
@@ -189,12 +191,7 @@ def export_run(run_dir: str | os.PathLike, to: str | os.PathLike | None = None,
             result.notes.append(f"PNG skipped: {e}")
     for name in ("metrics.csv", "config.json", "summary.json"):
         src = saved.path / name
-        if src.exists():
+        if name in saved.readable:  # never a file that links out of the run folder
             shutil.copyfile(src, out / name)
             result.append(out / name)
     return result
-
-
-def export_summary(result: ExportResult) -> dict[str, Any]:
-    """JSON-ready description of an export (for the CLI)."""
-    return {"files": [str(p) for p in result], "notes": list(result.notes)}

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from orthoviz.viz.common import PALETTE, curves_figure
+from orthoviz.viz.curves import PALETTE, figure
 from orthoviz.viz.spec import Curves, Pane, Views, ViewState
 
 _AZ, _EL = math.radians(35), math.radians(22)
@@ -43,11 +43,19 @@ def _frame_plot(means: np.ndarray, classifier: np.ndarray, title: str):
         xlim=(-1.3, 1.3), ylim=(-1.3, 1.3))
 
 
+def _measured(state: ViewState, key: str) -> tuple[np.ndarray, bool]:
+    """The run's array, or zeros shaped like the prediction before any run (the pane
+    keeps its shape, and the predicted half draws at first paint)."""
+    if key in state.arrays:
+        return np.asarray(state.arrays[key], float), True
+    return np.zeros_like(np.asarray(state.theory[key], float)), False
+
+
 def geometry_3d(state: ViewState):
     """Class means (solid) and classifier rows (dashed) of the run beside the theory."""
-    a = state.arrays
-    measured = _frame_plot(np.asarray(a["means_3d"]), np.asarray(a["classifier_3d"]),
-                           "measured")
+    m, ran = _measured(state, "means_3d")
+    c, _ = _measured(state, "classifier_3d")
+    measured = _frame_plot(m, c, "measured" if ran else "measured (press Start)")
     predicted = _frame_plot(np.asarray(state.theory["means_3d"]),
                             np.asarray(state.theory["classifier_3d"]), "predicted")
     return (measured + predicted).opts(shared_axes=False)
@@ -69,10 +77,13 @@ def _gram_image(G: np.ndarray, title: str):
 
 def grams(state: ViewState):
     """Normalised Gram matrices of class means and classifier rows, measured vs theory."""
-    a, t = state.arrays, state.theory
-    return (_gram_image(a["gram_features"], "features: measured")
+    t = state.theory
+    gf, ran = _measured(state, "gram_features")
+    gc, _ = _measured(state, "gram_classifier")
+    tag = "" if ran else " (no run yet)"
+    return (_gram_image(gf, "features: measured" + tag)
             + _gram_image(t["gram_features"], "features: predicted")
-            + _gram_image(a["gram_classifier"], "classifier: measured")
+            + _gram_image(gc, "classifier: measured" + tag)
             + _gram_image(t["gram_classifier"], "classifier: predicted")).cols(2).opts(
         shared_axes=False)
 
@@ -81,20 +92,18 @@ def norms_vs_size(state: ViewState):
     """Class size n_k against ||w_k||^2 and ||hbar_k||^2: run (points), theory (curve)."""
     import holoviews as hv
 
-    from orthoviz.neural_collapse.theory import norms_vs_class_size
-
-    cfg, a = state.config, state.arrays
-    sizes = np.asarray(cfg.sizes(), float)
-    grid = np.geomspace(max(1.0, sizes.min() / 4), sizes.max() * 2, 200)
-    curve = norms_vs_class_size(grid, int(sizes.sum()), cfg.depth, cfg.decays(),
-                                cfg.feature_decay)
+    ctx, a = state.theory["context"], state.arrays
+    sizes = np.asarray(state.config.sizes(), float)
     out = []
     for key, label, color in (("classifier_norm_sq", "||w_k||^2", PALETTE[0]),
                               ("feature_mean_norm_sq", "||hbar_k||^2", PALETTE[1])):
-        out.append(hv.Curve((grid, curve[key]), "class size n_k", "squared norm",
-                            label=f"{label} theory").opts(color=color))
-        out.append(hv.Scatter((sizes, np.asarray(a[key])), "class size n_k", "squared norm",
-                              label=f"{label} run").opts(color=color, size=9))
+        out.append(hv.Curve((ctx["norm_curve_sizes"], ctx[f"norm_curve_{key}"]),
+                            "class size n_k", "squared norm", label=f"{label} theory").opts(
+            color=color))
+        if key in a:
+            out.append(hv.Scatter((sizes, np.asarray(a[key])), "class size n_k",
+                                  "squared norm", label=f"{label} run").opts(color=color,
+                                                                            size=9))
     return hv.Overlay(out).opts(title="minority collapse: norm vs class size", logx=True,
                                 height=300, responsive=True, legend_position="top_left")
 
@@ -104,8 +113,8 @@ def per_layer(state: ViewState):
     M = state.config.depth
     names = ["nc1"] + [f"nc1_layer{j}" for j in range(2, M + 1)]
     names += ["nc2_features"] + [f"nc2_features_layer{j}" for j in range(2, M + 1)]
-    return curves_figure(state.rows, Curves("NC1 and NC2 per layer", names, logy=True),
-                         state.theory)
+    return figure(state.rows, Curves("NC1 and NC2 per layer", names, logy=True),
+                  state.config, state.theory)
 
 
 VIEWS = Views(

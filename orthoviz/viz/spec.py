@@ -1,7 +1,8 @@
 """What an algorithm tells the explorer shell to draw (no HoloViews import here).
 
-- :class:`Curves`: live metric curves against ``step``, streamed through an
-  ``hv.streams.Buffer`` (only new rows travel), with theory values drawn as lines.
+- :class:`Curves`: declared curves — metrics against ``step`` or a coordinate, split
+  by a coordinate and reduced over trials (mean ± SE) — streamed through an
+  ``hv.streams.Buffer`` (only new rows travel), with theory values or curves dashed.
 - :class:`Pane`: a view rebuilt from the whole run state (latest arrays, history rows,
   theory) through an ``hv.streams.Pipe`` at a few Hz: geometry, sweep curves, heatmaps.
 """
@@ -16,18 +17,51 @@ from typing import Any
 
 @dataclass
 class Curves:
-    """A group of scalar metrics plotted against step in one panel.
+    """A declared group of curves: which metrics, against what, split and reduced how.
 
-    ``theory`` maps a metric name to the theory key whose scalar value is drawn as a
-    dashed horizontal line (the limit the curve should reach). ``logy`` may be
-    ``"auto"``: log axis when the metric spans more than two decades.
+    Parameters
+    ----------
+    title, metrics
+        Panel title; the scalar metrics drawn (one line each, or one per ``by`` value).
+    x : str or callable(config) -> str
+        ``"step"`` or a coordinate name (``"n"``, ``"k"``, ``"iteration"``); a callable
+        picks it from the config (random features sweep k or n).
+    by : str, optional
+        The coordinate that splits lines (``"ridge"``, ``"solver"``, ``"model"``).
+    reduce : str, optional
+        The coordinate averaged over (``"trial"``): mean line with a standard-error band,
+        by HoloViews' ``Dataset.aggregate(function=mean, spreadfn=sem)``.
+    logx, logy : bool (``logy`` may be ``"auto"``: log once values span two decades)
+    theory : dict
+        metric -> theory key. A scalar theory value is drawn as a dashed horizontal
+        line; a curve (a dict of columns: x, the metric and optionally ``by``) as dashed
+        lines over the same x, coloured like the measured line of the same ``by`` value.
+    phase : str, optional
+        Only rows of this phase (``"point"``); default: every row carrying the metric.
+    select : callable(config) -> dict, optional
+        Keep only rows whose coordinates equal these values (e.g. the smallest ridge).
     """
 
     title: str
     metrics: list[str]
+    x: str | Callable[[Any], str] = "step"
+    by: str | None = None
+    reduce: str | None = None
+    logx: bool = False
     logy: bool | str = "auto"
     theory: dict[str, str] = field(default_factory=dict)
+    phase: str | None = None
+    select: Callable[[Any], dict] | None = None
     doc: str = ""
+
+    def x_for(self, config) -> str:
+        return self.x(config) if callable(self.x) else self.x
+
+    @property
+    def simple(self) -> bool:
+        """A plain metric-vs-step curve (streamed row by row, no grouping)."""
+        return self.x == "step" and self.by is None and self.reduce is None \
+            and self.select is None
 
 
 @dataclass
@@ -35,9 +69,9 @@ class ViewState:
     """Everything a pane may draw from."""
 
     config: Any  # the Experiment instance
-    theory: dict[str, Any]
-    arrays: dict[str, Any]
-    rows: list[dict[str, Any]]  # history: step, phase, scalars
+    theory: dict[str, Any]  # the run's cached theory (never computed in a draw)
+    arrays: dict[str, Any]  # latest arrays, merged by key
+    rows: list[dict[str, Any]]  # history: step, phase, coordinates, scalars
     final: dict[str, Any] | None = None
 
 

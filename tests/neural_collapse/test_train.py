@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from orthoviz.neural_collapse import NeuralCollapse
+from orthoviz.runtime import ConfigError
 
 NC1_TOL, FRAME_TOL, NORM_TOL = 1e-10, 1e-8, 1e-6
 FAST = dict(feature_dim=16, weight_decay=2e-3, feature_decay=2e-3, init_std=0.25,
@@ -146,7 +147,7 @@ def test_digits_mlp_nc_metrics_fall():
 
 def test_local_dataset_folder_missing_is_a_clear_error(tmp_path):
     exp = NeuralCollapse.from_preset("digits_mlp", dataset="cifar10", data_dir=str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="never downloads"):
+    with pytest.raises(ConfigError, match="data_dir.*never downloads"):  # at validation
         final(exp)
 
 
