@@ -97,14 +97,25 @@ def ic0(A, levels: np.ndarray | None = None) -> Apply:
     return IC0(A, levels)
 
 
+#: pyamg's defaults except the prolongation smoother's weight: pyamg's default estimates
+#: a spectral radius from ``np.random.rand`` (the global RNG: runs would not repeat, and
+#: the global state would move); the row-wise Gershgorin weight is deterministic
+AMG_OPTIONS = {"smooth": ("jacobi", {"omega": 4.0 / 3.0, "weighting": "local"})}
+
+
+def amg_hierarchy(A, **options):
+    """pyamg's smoothed-aggregation hierarchy with :data:`AMG_OPTIONS` (overridable)."""
+    import pyamg
+
+    return pyamg.smoothed_aggregation_solver(A, **{**AMG_OPTIONS, **options})
+
+
 def amg(A, **options) -> Apply:
-    """One V-cycle of pyamg's smoothed-aggregation hierarchy (built now) per application.
+    """One V-cycle of the smoothed-aggregation hierarchy (built now) per application.
 
     ``options`` go to :func:`pyamg.smoothed_aggregation_solver`; the near-null space
     defaults to the constant, which is also the null space of a closed domain.
     """
-    import pyamg
-
-    ml = pyamg.smoothed_aggregation_solver(A, **options)
+    ml = amg_hierarchy(A, **options)
     M = ml.aspreconditioner(cycle="V")
     return M.matvec

@@ -120,7 +120,7 @@ def _verdicts(exp, results: dict, failed: list[str]) -> tuple[str, ...]:
                          f"(true residual {r['final_residual']:.2e})")
     if "amg" in results:
         amg = results["amg"]
-        for name in ("dcdm", "dcdm_all", "dcdm_geometry", "dcdm_multilevel"):
+        for name in ("dcdm", "dcdm_all", "dcdm_geometry"):
             if name in results and results[name]["converged"]:
                 r = results[name]
                 verdict = "loses to" if r["wall_s"] > amg["wall_s"] else "beats"

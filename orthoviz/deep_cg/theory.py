@@ -36,9 +36,9 @@ def extreme_eigenvalues(system) -> tuple[float, float]:
     if system.n <= 1500:
         lam = np.linalg.eigvalsh(A.toarray())
         return float(lam[len(system.closed_components)]), float(lam[-1])
-    import pyamg
+    from orthoviz.deep_cg.precond import amg_hierarchy
 
-    M = pyamg.smoothed_aggregation_solver(A).aspreconditioner()
+    M = amg_hierarchy(A).aspreconditioner()
     X = np.random.default_rng(0).standard_normal((system.n, 1))
     Y = system.null_space() if system.singular else None
     lam = spla.lobpcg(A, X, M=M, Y=Y, largest=False, tol=1e-5, maxiter=60)[0]
