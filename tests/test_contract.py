@@ -9,8 +9,9 @@ import time
 
 import numpy as np
 import pytest
-import torch._dynamo  # noqa: F401  torch.optim imports it on first use: 2-12 s here,
-#                       which would land in the smoke budget of whichever run is first
+# torch.optim imports torch._dynamo on first use (2-12 s on a loaded 2-core machine),
+# which would land in the smoke budget of whichever run happens to be first
+import torch._dynamo  # noqa: F401
 
 from orthoviz.runtime import Experiment, list_experiments
 from orthoviz.runtime.registry import get_experiment
