@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+
 # torch.optim imports torch._dynamo on first use (2-12 s on a loaded 2-core machine),
 # which would land in the smoke budget of whichever run happens to be first
 import torch._dynamo  # noqa: F401
