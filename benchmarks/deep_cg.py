@@ -10,7 +10,8 @@ the iterations and the wall time (setup and network inference included) to 1e-4 
 GPU (``--gpu``, or from benchmarks/gpu_check.py through :func:`gpu_rows`): 3-D spheres
 32^3 to 128^3; float64 CG with the matrix-free stencil, its bytes moved per iteration
 (model) over the measured device bandwidth; a 3-D paper network trained on the GPU for
-``--train-steps`` steps, then DCDM in float32 and float16.
+``--train-steps`` steps, then DCDM in float32 and float16 (depth 2) and with full
+orthogonalisation.
 
 Writes benchmarks/results/deep_cg.json.
 """
@@ -118,22 +119,24 @@ def cg_bytes_per_iteration(n: int, nnz: int, variant: str = "csr64") -> int:
 
 def device_bandwidth(device: str = "cuda", mib: int = 1024) -> float:
     """Measured device-to-device copy bandwidth (bytes/s: read + write)."""
+    from orthoviz.deep_cg.gpu import _sync
+
     x = torch.empty(mib * 2**20 // 4, device=device)
     y = torch.empty_like(x)
     y.copy_(x)
-    torch.cuda.synchronize()
+    _sync(device)
     t = time.perf_counter()
     for _ in range(10):
         y.copy_(x)
-    torch.cuda.synchronize()
+    _sync(device)
     return 2 * x.numel() * 4 * 10 / (time.perf_counter() - t)
 
 
-def _train_3d(steps: int, device: str):
+def _train_3d(steps: int, device: str, grid: int = 32):
     from orthoviz.deep_cg import DeepCGTrain
 
-    exp = DeepCGTrain.from_preset("default", dim=3, grid=32, lanczos_steps=500, batch=8,
-                                  steps=steps, lr_decay=True, eval_grid=32,
+    exp = DeepCGTrain.from_preset("default", dim=3, grid=grid, lanczos_steps=500, batch=8,
+                                  steps=steps, lr_decay=True, eval_grid=grid,
                                   eval_domain="sphere", compare_with="")
     final = list(exp.run(seed=0, device=device))[-1]
     from orthoviz.deep_cg.model import build
@@ -143,13 +146,14 @@ def _train_3d(steps: int, device: str):
     return net, final.scalars
 
 
-def gpu_rows(device: str = "cuda", sizes=(32, 64, 128), train_steps: int = 1500) -> tuple:
+def gpu_rows(device: str = "cuda", sizes=(32, 64, 128), train_steps: int = 1500,
+             train_grid: int = 32, mib: int = 1024) -> tuple:
     """3-D rows on the GPU: CG (float64, stencil) and DCDM (fp32/fp16 network)."""
     from orthoviz.deep_cg.gpu import cg_grid, dcdm_grid
 
-    bw = device_bandwidth(device)
+    bw = device_bandwidth(device, mib)
     t = time.perf_counter()
-    net, train = _train_3d(train_steps, device)
+    net, train = _train_3d(train_steps, device, train_grid)
     train["seconds_total"] = time.perf_counter() - t
     rows = []
     for n in sizes:
@@ -161,10 +165,12 @@ def gpu_rows(device: str = "cuda", sizes=(32, 64, 128), train_steps: int = 1500)
         rows.append({"grid": f"{n}^3", "n": s.n, "solver": "cg (fp64 stencil)", **cg,
                      "bytes_per_iter": moved, "min_ms_per_iter": 1e3 * moved / bw,
                      "bandwidth_fraction": moved / (cg["ms_per_iter"] / 1e3) / bw})
-        for dt in (torch.float32, torch.float16):
-            out = dcdm_grid(op, b, net, depth=2, tol=1e-4, maxiter=300, net_dtype=dt)
-            rows.append({"grid": f"{n}^3", "n": s.n, "solver": f"dcdm ({str(dt)[6:]})", **out})
-        print(rows[-3:], flush=True)
+        dtypes = (torch.float32, torch.float16) if device != "cpu" else (torch.float32,)
+        for depth, dt in [(2, d) for d in dtypes] + [(None, torch.float32)]:
+            out = dcdm_grid(op, b, net, depth=depth, tol=1e-4, maxiter=300, net_dtype=dt)
+            name = f"dcdm{'' if depth else ' all'} ({str(dt)[6:]})"
+            rows.append({"grid": f"{n}^3", "n": s.n, "solver": name, **out})
+        print(rows[-1 - len(dtypes):], flush=True)
     return rows, {"bandwidth_GBps": bw / 1e9, "train": train}
 
 

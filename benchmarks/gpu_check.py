@@ -40,13 +40,17 @@ def main() -> int:
     py = sys.executable
     rows = [
         step("pytest -m gpu", [py, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
-                               "tests/test_gpu.py"], 120),
+                               "tests/test_gpu.py", "tests/deep_cg/test_gpu_path.py"], 120),
         step("benchmarks/neural_collapse.py", [py, "benchmarks/neural_collapse.py",
                                                "--steps", "2000", "--repeats", "2"], 150),
         step("benchmarks/random_features.py", [py, "benchmarks/random_features.py"], 150),
+        # 3-D rows only (the 2-D CPU table is the CPU machine's): trains a 32^3 network
+        # for 1,500 steps, then CG and DCDM (fp32/fp16) at 32^3, 64^3, 128^3
+        step("benchmarks/deep_cg.py --gpu", [py, "benchmarks/deep_cg.py", "--gpu", "--no-cpu"],
+             240),
     ]
     print("\n=== summary ===")
-    for name in ("neural_collapse", "random_features"):
+    for name in ("neural_collapse", "random_features", "deep_cg"):
         f = OUT / f"{name}.json"
         if f.exists():
             data = json.loads(f.read_text())

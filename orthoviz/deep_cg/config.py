@@ -37,8 +37,8 @@ class DeepCGTrain(Experiment):
         "default": {},
         # the command that produced the packaged networks (see artifacts/*.json)
         "packaged": {"steps": 3000, "lr_decay": True, "compare_with": ""},
-        "packaged_geometry": {"steps": 3000, "lr_decay": True, "geometry": True,
-                              "domains": ["box", "water", "open_top", "boxes", "blobby"],
+        "packaged_geometry": {"grid": 64, "batch": 8, "steps": 2000, "lr_decay": True,
+                              "geometry": True, "domains": ["water", "open_top", "box"],
                               "eval_domain": "water", "compare_with": ""},
         # the paper's 3-D settings (GPU): 64^3 box, m = 10,000, Adam 1e-4, batch 10
         "paper_3d": {"dim": 3, "grid": 64, "lanczos_steps": 10_000, "lr": 1e-4, "batch": 10,
