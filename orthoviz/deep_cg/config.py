@@ -159,7 +159,7 @@ class DeepCG(Experiment):
     domain_seed = param.Integer(default=0, bounds=(0, 1_000_000),
                                 doc="Seed of the random domains (boxes, blobby)")
     rhs = param.Selector(default="plume", objects=list(RHS_KINDS),
-                         doc="Right-hand side: plume divergence, white noise, or A x known")
+                         doc="Right-hand side: plume, white noise, A x known, or a smoke frame")
     solvers = param.List(default=["cg", "ic", "amg", "dcdm"], item_type=str, bounds=(1, 8),
                          doc="Solvers in the race: " + ", ".join(SOLVERS))
     depth = param.Integer(default=2, bounds=(-1, 500), softbounds=(-1, 32),
@@ -190,6 +190,9 @@ class DeepCG(Experiment):
                 if architecture(meta)["dim"] != self.dim:
                     raise ConfigError("weights", ref, f"a {self.dim}-D network (train one: "
                                       f"orthoviz run deep-cg-train --set dim={self.dim})")
+        if self.dim == 3 and self.rhs == "smoke":
+            raise ConfigError("rhs", "smoke", "plume, noise or known in 3-D (the smoke "
+                              "simulation is 2-D)")
         if self.dim == 3 and self.grid > 128:
             raise ConfigError("grid", self.grid, "at most 128 in 3-D (2.1M unknowns)")
 

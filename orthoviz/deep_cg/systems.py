@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from orthoviz.deep_cg.flags import AIR, FLUID, SOLID, make_flags
 
-RHS_KINDS = ("plume", "noise", "known")
+RHS_KINDS = ("plume", "noise", "known", "smoke")
 
 
 def neighbour(padded: np.ndarray, axis: int, sign: int) -> np.ndarray:
@@ -168,13 +168,19 @@ class PoissonSystem:
 
         ``plume``: three signed Gaussian blobs (widths 0.03-0.08 of the box) in the lower
         third plus 5 % white noise (spec 1.4, 3a), the divergence of a rising plume.
-        ``noise``: white noise. ``known``: ``A @ known_solution(seed)``. Every kind is
-        projected onto range(A) (zero mean per closed region); the scale is irrelevant
-        for relative-tolerance stopping.
+        ``noise``: white noise. ``known``: ``A @ known_solution(seed)``. ``smoke``
+        (2-D): ``-div u*`` of the 8th frame of a small smoke simulation in this domain
+        (:mod:`orthoviz.deep_cg.smoke`). Every kind is projected onto range(A) (zero mean
+        per closed region); the scale is irrelevant for relative-tolerance stopping.
         """
         rng = np.random.default_rng(seed)
         if kind == "known":
             return self.A @ self.known_solution(seed)
+        if kind == "smoke":
+            from orthoviz.deep_cg.smoke import smoke_frames
+
+            *_, b = smoke_frames(self, frames=8, seed=seed)
+            return b
         if kind == "noise":
             return self.project(rng.standard_normal(self.n))
         if kind != "plume":
