@@ -140,9 +140,9 @@ class DeepCG(Experiment):
     presets = {
         "smoke": {"grid": 16, "solvers": ["cg", "amg", "dcdm"], "maxiter": 300},
         "default": {},
-        "free_surface": {"domain": "water", "solvers": ["cg", "amg", "dcdm", "dcdm_all"]},
-        "all_solvers": {"solvers": ["cg", "jacobi", "ic", "amg", "dcdm", "dcdm_all",
-                                    "identity"]},
+        "free_surface": {"domain": "water", "solvers": ["cg", "amg", "dcdm", "dcdm_all",
+                                                        "dcdm_geometry"]},
+        "all_solvers": {"solvers": list(SOLVERS)},
         "large": {"grid": 256, "solvers": ["cg", "ic", "amg", "dcdm"], "maxiter": 5000,
                   "snapshot_every": 20},
     }

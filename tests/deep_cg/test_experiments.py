@@ -40,10 +40,12 @@ def test_packaged_network_needs_at_most_30_iterations_where_cg_needs_about_200(d
 
 
 def test_free_surface_needs_full_orthogonalisation_or_the_geometry_network():
-    # the paper's network never saw an air cell: depth 2 stalls, keeping every
-    # direction converges (spec 5.2a: cap vs 32); the flag-reading network needs only 2
-    assert _dcdm_iterations("packaged:dcdm2d", "water", depth=None) is not None
-    assert _dcdm_iterations("packaged:dcdm2d_geometry", "water", depth=2) is not None
+    # the paper's network never saw an air cell: with depth 2 it stalls (spec 5.2a: the
+    # cap), keeping every direction converges (spec: 32; measured 34); the network
+    # that reads the flags converges with depth 2 (measured 114; CG needs 188)
+    assert _dcdm_iterations("packaged:dcdm2d", "water", depth=2, maxiter=300) is None
+    assert _dcdm_iterations("packaged:dcdm2d", "water", depth=None) <= 60
+    assert _dcdm_iterations("packaged:dcdm2d_geometry", "water", depth=2) <= 150
 
 
 def test_packaged_weights_are_small_and_say_how_they_were_made():
