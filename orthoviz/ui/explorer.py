@@ -16,6 +16,7 @@ import weakref
 
 import panel as pn
 import param
+from panel.io.state import set_curdoc
 
 from orthoviz.runtime import ConfigError, Runner, get_experiment
 from orthoviz.runtime.device import DEVICES
@@ -86,6 +87,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self._restart_timer: threading.Timer | None = None
         self._lock = threading.RLock()
         self._doc = pn.state.curdoc
+        self._loop_thread = threading.get_ident()  # sessions are built on the loop
         self._init_theory()
         ensure_bokeh()
         self._build()
@@ -106,12 +108,15 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self.notes = SafeAlert("", alert_type="warning", visible=False,
                                sizing_mode="stretch_width")
         c = self.controls
-        c.start.on_click(lambda e: self.start())
-        c.stop.on_click(lambda e: self.stop())
-        c.pause.on_click(lambda e: self.toggle_pause())
-        c.step_button.on_click(lambda e: self.step())
-        c.reset.on_click(lambda e: self.reset())
-        c.new_seed.on_click(lambda e: self.new_seed())
+        # clicks act on the session's event loop, in order: with --num-threads Panel
+        # runs handlers on a pool thread, and page updates made there are applied
+        # later, after (and over) the pump's newer ones
+        c.start.on_click(lambda e: self._on_loop(self.start))
+        c.stop.on_click(lambda e: self._on_loop(self.stop))
+        c.pause.on_click(lambda e: self._on_loop(self.toggle_pause))
+        c.step_button.on_click(lambda e: self._on_loop(self.step))
+        c.reset.on_click(lambda e: self._on_loop(self.reset))
+        c.new_seed.on_click(lambda e: self._on_loop(self.new_seed))
         c.step.object = f"step 0 / {self.config.total_steps()}"
         intro = self.views.intro or f"# {self.experiment_cls.title or self.experiment_cls.key}"
         self.intro = pn.pane.Markdown(intro, sizing_mode="stretch_width")
@@ -175,14 +180,27 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         return doc if doc is not None and doc.session_context is not None else None
 
     def _on_loop(self, fn) -> None:
-        """Run ``fn`` on the session's event loop (at once outside a server)."""
+        """Run ``fn`` on the session's event loop: at once when already there (or
+        outside a server), else as a next-tick callback with the session's document
+        current (Bokeh's thread-safe entry point)."""
         doc = self._served_doc()
         if doc is None:
             fn()
+            return
+
+        def run(fn=fn, doc=doc):
+            # this session's document current: Panel's hold and HoloViews act on it
+            # (a periodic callback may run while another session's is current)
+            with set_curdoc(doc):
+                fn()
+
+        if threading.get_ident() == self._loop_thread:
+            run()
         else:
-            doc.add_next_tick_callback(fn)
+            doc.add_next_tick_callback(run)
 
     def _set_status(self, status: str, message: str = "") -> None:
+        self._log(f"status {status}: {message}")
         self.param.update(status=status, message=message)
         self.controls.show_status(status, message)
 
@@ -233,6 +251,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         from the event loop)."""
         self._cancel_restart()
         runner = self.runner
+        self._log("stop clicked")
         if runner is not None and runner.alive:
             runner.stop()
             self._set_status("stopping", f"stopping after step {runner.step}")

@@ -53,16 +53,19 @@ class LiveCurves:
         self.logy = self.spec.logy is True
         self._lo, self._hi = float("inf"), float("-inf")
         self._pending: list[dict] = []
+        self._keys: list = []  # the by-values seen: each has its glyphs in every frame
         self._redraw()
 
     def _redraw(self) -> None:
         spec, config, logy, colors = self.spec, self.config, self.logy, self.colors
         lines = cv.theory(spec, config, self.theory, logy, colors)  # once per theory
+        keys = list(self._keys)  # fixed for this DynamicMap: a new key redraws
 
         # a plain closure (no bound method): avoids the stream-subscriber reference
         # cycles of holoviz/holoviews #6934
-        def draw(data, spec=spec, config=config, lines=lines, logy=logy, colors=colors):
-            return cv.overlay(data, spec, config, lines, logy, colors)
+        def draw(data, spec=spec, config=config, lines=lines, logy=logy, colors=colors,
+                 keys=keys):
+            return cv.overlay(data, spec, config, lines, logy, colors, keys)
 
         self.pane.object = hv.DynamicMap(draw, streams=[self.buffer])
 
@@ -107,10 +110,15 @@ class LiveCurves:
         vals = vals[vals == vals]
         if vals.size:
             self._lo, self._hi = min(self._lo, vals.min()), max(self._hi, vals.max())
+        new_keys = [k for k in cv.line_keys(df, self.spec) if k not in self._keys]
+        self._keys += new_keys
+        rebuild = bool(new_keys)  # a new line: new glyphs, so a new plot (never a patch
+        # that changes a live legend, which Bokeh's browser side cannot apply)
         if self.spec.logy == "auto" and not self.logy and \
                 cv.wants_log(self.spec, [self._lo, self._hi]):
-            self.logy = True
-            self._redraw()
+            self.logy = rebuild = True
+        if rebuild:
+            self._redraw()  # the new plot has glyphs for every key before data come
         self.buffer.send(df)
         return True
 

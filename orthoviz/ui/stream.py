@@ -36,14 +36,33 @@ class StreamingMixin:
     """The pump: runner queue -> Buffers, Pipes, progress and status."""
 
     def _start_pump(self) -> None:
-        """Served: one periodic callback per session, for the session's life."""
+        """Served: one periodic callback per session, for the session's life.
+
+        With ``--num-threads`` Panel runs periodic callbacks on its thread pool, where
+        HoloViews may not touch the document: it would defer every plot refresh to a
+        callback of its own, each walking the whole page. So the callback only hands
+        the draw to the session's event loop (``add_next_tick_callback``, Bokeh's
+        thread-safe entry point), at most one pending at a time."""
         ref = weakref.ref(self)  # the callback must not keep a closed session alive
+
+        def on_loop(ref=ref):
+            me = ref()
+            if me is not None:
+                me._tick_pending = False
+                try:
+                    me._tick()
+                except Exception:
+                    import traceback
+                    me._log("TICK FAILED " + traceback.format_exc())
+                    raise
 
         def tick(ref=ref):
             me = ref()
-            if me is not None:
-                me._tick()
+            if me is not None and not me._tick_pending:
+                me._tick_pending = True
+                me._on_loop(on_loop)
 
+        self._tick_pending = False
         self._pump_cb = pn.state.add_periodic_callback(tick, period=PUMP_MS)
 
     def _direct_callbacks(self, runner: Runner) -> None:
@@ -65,19 +84,23 @@ class StreamingMixin:
         the ending is never delayed by more than that.
         """
         t0 = time.perf_counter()
-        if t0 - self._last_draw < 2.0 * self._tick_cost:
+        runner = self.runner
+        ending = runner is not None and runner.done and not self._final_drawn
+        if t0 - self._last_draw < 2.0 * self._tick_cost and not ending:
             return
         with self._holding():
             self._apply_theory()
-            runner = self.runner
             if runner is not None and not self._final_drawn:
                 self._pump(runner)
         t1 = time.perf_counter()
         self._tick_cost, self._last_draw = t1 - t0, t1
-        if _TIMING_LOG and (self._tick_cost > 0.001):
+        if self._tick_cost > 0.001:
+            self._log(f"tick {self._tick_cost * 1000:.1f} ms")
+
+    def _log(self, what: str) -> None:
+        if _TIMING_LOG:
             with open(_TIMING_LOG, "a") as f:
-                f.write(f"{time.time():.3f} {self.experiment_cls.key} tick "
-                        f"{self._tick_cost * 1000:.1f} ms\n")
+                f.write(f"{time.time():.3f} {self.experiment_cls.key} {what}\n")
 
     def _pump(self, runner: Runner) -> None:
         self._apply_run_theory()
@@ -94,6 +117,7 @@ class StreamingMixin:
             self._send_panes(runner, force=ended)
             self.controls.show_progress(runner.step, runner.total, runner.device)
             if ended:
+                self._log(f"ended drawn ({runner.status})")
                 self._final_drawn = True
                 self._show_notes(runner.final, runner.history)
                 self._set_status(runner.status, runner.message)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 
-from orthoviz.runtime import Runner
+from orthoviz.runtime import ConfigError, Runner
 
 
 class TheoryMixin:
@@ -28,7 +28,11 @@ class TheoryMixin:
     def _request_theory(self, config, sync: bool) -> None:
         """Compute ``config``'s theory on a snapshot; apply it now (``sync``) or on the
         next tick of the session's pump."""
-        snapshot = self.experiment_cls.from_config(config.config())
+        try:
+            snapshot = self.experiment_cls.from_config(config.config())
+        except ConfigError as e:  # e.g. a NaN from a URL: say so, keep the last views
+            self._set_status("failed", str(e))
+            return
         snapshot.share_theory(self.config)
 
         def work():

@@ -111,7 +111,8 @@ def _items(obj) -> list[tuple[Any, Any]]:
     return [(None, obj)]
 
 
-def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors) -> list:
+def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors,
+             keys: list | None = None) -> list:
     """Run lines (and standard-error bands when ``reduce`` is set) of one group.
 
     A plain metric-vs-step group builds one Curve per metric straight from the rows
@@ -119,13 +120,13 @@ def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors)
     through HoloViews' Dataset grouping and aggregation.
     """
     x = spec.x_for(config)
-    if spec.simple:
+    if spec.simple:  # one Curve per metric in every frame, empty or not: a live plot
+        # whose set of glyphs changes between frames breaks Bokeh's legend on the page
         out = []
         for m in spec.metrics:
             d = df[[x, m]]
             d = d[d[m] > 0] if logy else d.dropna()
-            if not d.empty:
-                out.append(hv.Curve(d, x, m, label=m).opts(color=colors(m), line_width=2))
+            out.append(hv.Curve(d, x, m, label=m).opts(color=colors(m), line_width=2))
         return out
     kd = [x] + ([spec.by] if spec.by else [])
     out = []
@@ -133,27 +134,34 @@ def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors)
         d = df.dropna(subset=[m])
         if logy:
             d = d[d[m] > 0]
-        if d.empty:
-            continue
-        ds = hv.Dataset(d, kdims=kd + ([spec.reduce] if spec.reduce else []), vdims=[m])
-        if spec.reduce:
-            ds = ds.aggregate(kd, function=np.mean, spreadfn=stats.sem)
-            err = f"{m}_sem"
-            bands = ds.to(hv.Spread, x, [m, err], groupby=spec.by) if spec.by else \
-                hv.Spread(ds, x, [m, err])
-            for key, el in _items(bands):
-                c = colors(key if spec.by else m)
-                out.append(el.relabel(_label(spec, m, key)).opts(color=c, alpha=0.2,
-                                                               line_alpha=0))
-        lines = ds.to(hv.Curve, x, m, groupby=spec.by) if spec.by else \
-            hv.Curve(ds, x, m)
-        for key, el in _items(lines):
+        err = f"{m}_sem"
+        if spec.reduce and not d.empty:  # HoloViews reduces over the trials
+            ds = hv.Dataset(d, kdims=kd + [spec.reduce], vdims=[m])
+            d = ds.aggregate(kd, function=np.mean, spreadfn=stats.sem).dframe()
+            d[err] = d[err].fillna(0.0)  # one trial: no band yet
+        # one line per key from the (reduced) table: plain elements built straight
+        # from its groups (element construction dominates a live draw; HoloViews'
+        # Dataset.to(groupby=...) builds several intermediate Datasets per line)
+        groups = dict(iter(d.groupby(spec.by, sort=False))) if spec.by else {None: d}
+        # the same glyphs in every frame: every key seen so far, empty where no data
+        for key in (keys if keys is not None else list(groups)) if spec.by else [None]:
             c = colors(key if spec.by else m)
-            el = el.sort().relabel(_label(spec, m, key))
-            out.append(el.opts(color=c, line_width=2))
-            if x != "step":  # few points per line: mark them
-                out.append(hv.Scatter(el).opts(color=c, size=5))
+            g = groups.get(key)
+            g = g.sort_values(x) if g is not None else pd.DataFrame(
+                {x: [], m: [], err: []})
+            label = _label(spec, m, key)
+            if spec.reduce:
+                out.append(hv.Spread(g, x, [m, err], label=label).opts(
+                    color=c, alpha=0.2, line_alpha=0))
+            out.append(hv.Curve(g, x, m, label=label).opts(color=c, line_width=2))
     return out
+
+
+def line_keys(df: pd.DataFrame, spec: Curves) -> list:
+    """The ``by`` values present in ``df`` (first-seen order), [] without ``by``."""
+    if not spec.by or spec.by not in df:
+        return []
+    return list(dict.fromkeys(df[spec.by].tolist()))
 
 
 def theory(spec: Curves, config, values: Mapping[str, Any], logy: bool,
@@ -185,10 +193,11 @@ def theory(spec: Curves, config, values: Mapping[str, Any], logy: bool,
 
 
 def overlay(df: pd.DataFrame, spec: Curves, config, theory_elements: list,
-            logy: bool, colors: Colors) -> hv.Overlay:
+            logy: bool, colors: Colors, keys: list | None = None) -> hv.Overlay:
     """The run's lines over the theory's (built once per theory by :func:`theory`, so
-    its keys took the first colours and a live draw does not rebuild them)."""
-    run = measured(df, spec, config, logy, colors)
+    its keys took the first colours and a live draw does not rebuild them). ``keys``:
+    the ``by`` values to draw a line for (live plots pass every key seen so far)."""
+    run = measured(df, spec, config, logy, colors, keys)
     x = spec.x_for(config)
     items = list(theory_elements) + run or [hv.Curve([], x, spec.metrics[0])]
     return hv.Overlay(items).opts(
