@@ -231,9 +231,14 @@ def solve(A, b, method: str = "cg", *, x0=None, tol: float = 1e-4,
     >>> info.converged, info.iterations <= 10, bool(np.allclose(A @ x, 1))
     (True, True, True)
     """
+    from orthoviz.runtime.threads import thread_budget
+
     last, residuals, fallbacks = None, [], 0
-    for last in iterate(A, b, method, x0=x0, tol=tol, maxiter=maxiter, **options):
-        residuals.append(last.residual)
-        fallbacks += last.fallback
+    # one thread for small problems, as in a run (two were measured up to 10x slower
+    # on a shared 2-core machine); vectors are on the host whatever the network's device
+    with thread_budget(int(np.shape(b)[0]), "cpu"):
+        for last in iterate(A, b, method, x0=x0, tol=tol, maxiter=maxiter, **options):
+            residuals.append(last.residual)
+            fallbacks += last.fallback
     info = SolveInfo(last.iteration, last.converged, residuals, last.wall, fallbacks)
     return last.x, info
