@@ -11,7 +11,6 @@ TORCH_SPEC ?= torch==2.13.0
 PIP_EXTRA  ?=
 PORT       ?= 5006
 
-LAB_STAMP := $(VENV)/.orthoviz-lab-installed
 LAB_PORT  ?= 8888
 
 .PHONY: serve lab test test-fast bench lint clean chromium
@@ -28,14 +27,12 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/orthoviz serve --port $(PORT)
 
-# JupyterLab on notebooks/, its kernel the venv's python (the `lab` extra adds
-# jupyterlab and jupyter_bokeh, which renders Panel output through ipywidgets comms).
-$(LAB_STAMP): $(STAMP)
-	$(BIN)/pip install -q $(PIP_EXTRA) -e ".[dev,lab]"
-	@touch $(LAB_STAMP)
-
-lab: $(LAB_STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port $(LAB_PORT)
+# JupyterLab on notebooks/, its kernel the venv's python (the `lab` extra, part of
+# `dev`, adds jupyterlab and jupyter_bokeh, which renders Panel output through
+# ipywidgets comms in JupyterLab, VS Code and Colab).
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port $(LAB_PORT) \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Browser tests need Chromium from the OS packages (never `playwright install`).
 chromium:
