@@ -68,11 +68,10 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self.experiment_cls = cls
         super().__init__(seed=seed, device=device, runs_root=runs_root, **params)
         self.param.preset.objects = list(cls.presets)
-        devices = available_devices()  # only what exists here: no "cuda" without a GPU
-        with param.parameterized.discard_events(self):
-            if self.device not in devices:
-                self.device = "auto"
-        self.param.device.objects = devices
+        # only what exists here (no "cuda" without a GPU), plus a device asked for by
+        # name, which Start then refuses with its reason
+        devices = available_devices()
+        self.param.device.objects = devices + [d for d in [self.device] if d not in devices]
         self.config = cls.from_preset(preset or "default")
         with param.parameterized.discard_events(self):
             self.preset = preset or "default"

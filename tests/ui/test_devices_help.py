@@ -16,9 +16,10 @@ def test_device_selector_lists_only_available_devices():
     e = Explorer("neural-collapse", preset="smoke")
     assert e.param.device.objects == available_devices()
     assert list(e.controls.device.options) == available_devices()
-    if "cuda" not in available_devices():  # a GPU asked for where there is none
+    if "cuda" not in available_devices():  # a GPU asked for by name where there is none
         assert "cuda" not in list(e.controls.device.options)
-        assert Explorer("neural-collapse", preset="smoke", device="cuda").device == "auto"
+        named = Explorer("neural-collapse", preset="smoke", device="cuda")
+        assert named.device == "cuda" and named.start() is False and "device" in named.message
 
 
 def test_serve_help_explains_port_address_and_threads():
