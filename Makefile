@@ -55,6 +55,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/neural_collapse.py
 	$(BIN)/python benchmarks/random_features.py
+	$(BIN)/python benchmarks/transfer.py --rev bdd1609
 
 lint: $(STAMP)
 	$(BIN)/ruff check orthoviz tests apps benchmarks
