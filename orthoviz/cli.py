@@ -70,9 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     s = sub.add_parser("serve", help="serve the dashboards (apps/*.py) on a Panel server")
     s.add_argument("apps", nargs="*", help="app names (default: all)")
-    s.add_argument("--port", type=int, default=5006)
+    s.add_argument("--port", type=int, default=5006,
+                   help="TCP port to listen on (default 5006); a port in use is refused "
+                   "with one line")
     s.add_argument("--address", default=None,
-                   help="address to listen on (default 127.0.0.1: this machine only)")
+                   help="address to listen on (default 127.0.0.1: this machine only; "
+                   "0.0.0.0 or a LAN address needs --allow-origin)")
     s.add_argument("--allow-origin", action="append", default=[], metavar="HOST[:PORT]",
                    help="an origin browsers may connect from (repeatable; required with "
                    "a non-local --address; the port defaults to --port; no '*')")
@@ -81,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
                    "$ORTHOVIZ_DATA_ROOT, else ./data)")
     s.add_argument("--basic-auth", default=None, metavar="PASSWORD|FILE",
                    help="require a login: one password, or a JSON file of user: password")
-    s.add_argument("--num-threads", type=int, default=4)
+    s.add_argument("--num-threads", type=int, default=4,
+                   help="threads of the server's pool for callbacks and draws (default 4); "
+                   "each session's training runs on its own thread")
     s.add_argument("--show", action=argparse.BooleanOptionalAction, default=False,
                    help="open a browser")
     e = sub.add_parser("export", help="figures (HTML, PNG when possible) and CSV of a run")

@@ -92,6 +92,12 @@ class NeuralCollapse(Experiment):
         "smoke": dict(n_classes=3, samples_per_class=10, feature_dim=8, depth=2, steps=60,
                       record_every=10, snapshot_every=30),
         "default": {},
+        # the notebook's default: the E2 imbalance at width 16 and decay 2e-3 (init gain
+        # ~1 per layer), float64; reaches the predicted optimum in ~10 s on a laptop CPU
+        "teach_imbalanced": dict(class_sizes=[50, 25, 12, 12], feature_dim=16, depth=3,
+                                 weight_decay=2e-3, feature_decay=2e-3, init_std=0.25,
+                                 steps=5000, record_every=50, snapshot_every=500,
+                                 dtype="float64"),
         "balanced_E1": dict(_E, samples_per_class=100, depth=3, steps=30_000,
                             record_every=100, snapshot_every=500),
         "imbalanced_E2": dict(_E, class_sizes=[200, 100, 50, 50], depth=3, steps=30_000,
