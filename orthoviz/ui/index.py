@@ -29,6 +29,14 @@ PAPERS = {
                         "https://arxiv.org/abs/2301.00437"),
     "random-features": ("Simon et al., More is Better in Modern Machine Learning, "
                         "ICLR 2024", "https://arxiv.org/abs/2311.14646"),
+    "hierarchical": ("Wang, Nichani, Lee, Learning Hierarchical Polynomials with "
+                     "Three-Layer Neural Networks, ICLR 2024",
+                     "https://arxiv.org/abs/2311.13774"),
+    "deep-cg": ("Kaneda et al., A Deep Conjugate Direction Method for Iteratively "
+                "Solving Linear Systems, ICML 2023", "https://arxiv.org/abs/2205.10763"),
+    "deep-cg-train": ("Kaneda et al., A Deep Conjugate Direction Method for Iteratively "
+                      "Solving Linear Systems, ICML 2023",
+                      "https://arxiv.org/abs/2205.10763"),
 }
 
 
