@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/neural_collapse.py
 	$(BIN)/python benchmarks/random_features.py
 	$(BIN)/python benchmarks/transfer.py --rev bdd1609
+	$(BIN)/python benchmarks/hierarchical.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check orthoviz tests apps benchmarks

@@ -11,9 +11,9 @@ about 8 minutes (a step that would start with under 10 s left is skipped and say
    (float32, TF32) on CUDA; the record stream against a bare loop.
 4. ``benchmarks/nc_gpu.py``: CPU/CUDA agreement of E1's float64 records, and E1 with
    CUDA graphs and with seeds batched, against eager steps.
-5. Hooks: ``benchmarks/hierarchical.py`` and ``benchmarks/deep_cg.py`` may define
-   ``gpu_rows() -> list[dict]``; each is called in a subprocess ("not present" when the
-   module is absent).
+5. ``benchmarks/deep_cg.py --gpu --no-cpu`` (3-D CG and DCDM rows) and
+   ``benchmarks/hierarchical.py --gpu`` (``paper_cubic``, one trial); other modules may
+   still plug in through ``HOOKS`` and a ``gpu_rows() -> list[dict]`` function.
 6. ``benchmarks/random_features.py`` (RF's CUDA leg).
 
 Imports nothing from panel/holoviews/bokeh (the GPU machine need not have them). Writes
@@ -37,8 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(os.environ.get("OUT") or ROOT / "benchmarks" / "results")
 BEFORE_REV = "bdd1609"  # main before the device-side NC metrics
-BUDGET_S, MIN_START_S = 500.0, 10.0
-HOOKS = ("hierarchical",)  # deep_cg runs as its own step above
+BUDGET_S, MIN_START_S = 540.0, 10.0
+HOOKS = ()  # deep_cg and hierarchical run as steps of their own above
 _T0 = time.monotonic()
 
 
@@ -138,6 +138,23 @@ def summary(steps: list[dict], hooks: dict) -> list[tuple[str, str]]:
     return lines
 
 
+def hierarchical_steps(py: str = sys.executable) -> list[dict]:
+    """GPU items of ``orthoviz.hierarchical`` (about 2-3 minutes on one H100/H200): its
+    CUDA tests (CPU/CUDA agreement, a short paper_cubic run), then the full
+    ``paper_cubic`` preset with one trial (k = 3, d = 16, n up to 4 d^3 = 16384, joint
+    Adam, kernel ridge on n = 16384, 2^16 test points) through
+    ``benchmarks/hierarchical.py``, which writes ``hierarchical.json`` under ``OUT``.
+    Not part of :func:`main`'s default run; ``--with-hierarchical`` adds it."""
+    return [
+        step("pytest -m gpu tests/hierarchical", [py, "-m", "pytest", "-q", "-m", "gpu",
+                                                  "-p", "no:cacheprovider",
+                                                  "tests/hierarchical/test_gpu.py"], 150),
+        step("benchmarks/hierarchical.py (paper_cubic)",
+             [py, "benchmarks/hierarchical.py", "--skip-default", "--skip-joint", "--gpu"],
+             360),
+    ]
+
+
 def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "--hook":
         hook_child(sys.argv[2])
@@ -145,7 +162,8 @@ def main() -> int:
     import torch
 
     OUT.mkdir(parents=True, exist_ok=True)
-    for name in ("neural_collapse", "transfer", "nc_gpu", "random_features", "deep_cg"):
+    for name in ("neural_collapse", "transfer", "nc_gpu", "random_features", "deep_cg",
+                 "hierarchical"):
         (OUT / f"{name}.json").unlink(missing_ok=True)  # no stale numbers in the table
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA"
     print(f"torch {torch.__version__}, {gpu}", flush=True)
@@ -156,12 +174,15 @@ def main() -> int:
         run_step("pytest gpu + device rules", [
             py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_gpu.py",
             "tests/runtime/test_device.py", "tests/neural_collapse/test_transfer.py",
-            "tests/deep_cg/test_gpu_path.py"], 150),
+            "tests/deep_cg/test_gpu_path.py", "tests/hierarchical/test_gpu.py"], 150),
         run_step("transfer.py", [py, b + "transfer.py", "--device", dev, *rev], 90),
         run_step("neural_collapse.py", [py, b + "neural_collapse.py", "--steps", "2000",
                                         "--repeats", "2"], 120),
         # deep CG, 3-D rows: trains a 32^3 network, then CG and DCDM at 32^3..128^3
-        run_step("deep_cg.py --gpu", [py, b + "deep_cg.py", "--gpu", "--no-cpu"], 200),
+        run_step("deep_cg.py --gpu", [py, b + "deep_cg.py", "--gpu", "--no-cpu"], 160),
+        # hierarchical paper_cubic (k = 3, d = 16, n up to 4 d^3, joint Adam), one trial
+        run_step("hierarchical.py --gpu", [py, b + "hierarchical.py", "--skip-default",
+                                           "--skip-joint", "--gpu"], 200),
         run_step("nc_gpu.py", [py, b + "nc_gpu.py", "--steps", "1000", "--seeds", "8",
                                "--device", dev], 90),
     ]
