@@ -138,23 +138,6 @@ def summary(steps: list[dict], hooks: dict) -> list[tuple[str, str]]:
     return lines
 
 
-def hierarchical_steps(py: str = sys.executable) -> list[dict]:
-    """GPU items of ``orthoviz.hierarchical`` (about 2-3 minutes on one H100/H200): its
-    CUDA tests (CPU/CUDA agreement, a short paper_cubic run), then the full
-    ``paper_cubic`` preset with one trial (k = 3, d = 16, n up to 4 d^3 = 16384, joint
-    Adam, kernel ridge on n = 16384, 2^16 test points) through
-    ``benchmarks/hierarchical.py``, which writes ``hierarchical.json`` under ``OUT``.
-    Not part of :func:`main`'s default run; ``--with-hierarchical`` adds it."""
-    return [
-        step("pytest -m gpu tests/hierarchical", [py, "-m", "pytest", "-q", "-m", "gpu",
-                                                  "-p", "no:cacheprovider",
-                                                  "tests/hierarchical/test_gpu.py"], 150),
-        step("benchmarks/hierarchical.py (paper_cubic)",
-             [py, "benchmarks/hierarchical.py", "--skip-default", "--skip-joint", "--gpu"],
-             360),
-    ]
-
-
 def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "--hook":
         hook_child(sys.argv[2])
