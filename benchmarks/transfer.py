@@ -101,7 +101,10 @@ def rows(device: str, rev: str | None) -> list[dict]:
     """The benchmark rows: ``rev``'s code (when given) then this tree's."""
     out = []
     if rev:
-        out.append({"code": f"before ({rev})", **measure_rev(rev, device)})
+        try:
+            out.append({"code": f"before ({rev})", **measure_rev(rev, device)})
+        except subprocess.CalledProcessError as e:  # e.g. a copy without that commit
+            print(f"before ({rev}) not measured: {e}", file=sys.stderr)
     out.append({"code": "this tree", **measure(device)})
     return out
 

@@ -54,6 +54,11 @@ def test_grid_dcdm_matches_the_host_dcdm(device):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.xfail(strict=True, reason=(
+    "measured on an H200 (2026-11-30): with an untrained network in float16 the run "
+    "ends at relative residual 1.9 after 400 iterations; half precision is not safe for "
+    "DCDM's directions without training (the trained 32^3 network in float16 reached "
+    "1e-4 in 35 iterations, but stalled at 64^3 and 128^3: benchmarks/deep_cg.py --gpu)"))
 def test_fp16_network_keeps_dcdm_converging_on_cuda():
     s = poisson_system((32, 32, 32), "sphere")
     b = s.rhs("plume", 0)
