@@ -151,3 +151,17 @@ def test_every_parameter_is_documented_and_bounded(name):
         assert (p.doc or "").strip(), f"{pname} has no doc"
         if isinstance(p, param.Number):
             assert p.bounds is not None and None not in p.bounds, f"{pname} unbounded"
+
+
+def test_cli_run_computes_the_theory_once(tmp_path, monkeypatch):
+    """``orthoviz run random-features --preset smoke`` (stream, run folder, summary and
+    the JSON line) evaluates the theory exactly once."""
+    from orthoviz.cli import main
+
+    cls = get_experiment("random-features")
+    calls = []
+    original = cls._theory
+    monkeypatch.setattr(cls, "_theory", lambda self: calls.append(1) or original(self))
+    assert main(["run", "random-features", "--preset", "smoke", "--out", str(tmp_path),
+                 "--json"]) == 0
+    assert len(calls) == 1

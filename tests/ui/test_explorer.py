@@ -173,3 +173,19 @@ def test_downloads_and_layout(key):
     assert f'"experiment": "{key}"' in e.files._json().read()
     model = pn.panel(e).get_root()  # the same object renders in a notebook
     assert model is not None
+
+
+def test_draws_never_compute_the_theory(monkeypatch):
+    """The explorer evaluates a config's theory once (for its first paint); the run
+    started from that config reuses it, and no draw or export computes it again."""
+    cls = get_experiment("random-features")
+    calls = []
+    original = cls._theory
+    monkeypatch.setattr(cls, "_theory", lambda self: calls.append(1) or original(self))
+    e = Explorer("random-features", preset="smoke")
+    assert len(calls) == 1  # first paint
+    e.start()
+    assert e.runner.join(60) and e.status == "finished"
+    e.figures()
+    e._send_panes(e.runner, force=True)
+    assert len(calls) == 1
