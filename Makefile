@@ -1,5 +1,5 @@
-# Two commands for a new user: `make serve` and `make test`.
-# Both create .venv on first use and are fast the second time.
+# Three commands for a new user: `make serve`, `make lab` and `make test`.
+# All create .venv on first use and are fast the second time.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +11,9 @@ TORCH_SPEC ?= torch==2.13.0
 PIP_EXTRA  ?=
 PORT       ?= 5006
 
-.PHONY: serve test test-fast bench lint clean chromium
+LAB_PORT  ?= 8888
+
+.PHONY: serve lab test test-fast bench lint clean chromium
 
 $(STAMP): pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \
@@ -24,6 +26,13 @@ $(STAMP): pyproject.toml
 
 serve: $(STAMP)
 	$(BIN)/orthoviz serve --port $(PORT)
+
+# JupyterLab on notebooks/, its kernel the venv's python (the `lab` extra, part of
+# `dev`, adds jupyterlab and jupyter_bokeh, which renders Panel output through
+# ipywidgets comms in JupyterLab, VS Code and Colab).
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port $(LAB_PORT) \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Browser tests need Chromium from the OS packages (never `playwright install`).
 chromium:
@@ -46,6 +55,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/neural_collapse.py
 	$(BIN)/python benchmarks/random_features.py
+	$(BIN)/python benchmarks/transfer.py --rev bdd1609
 	$(BIN)/python benchmarks/hierarchical.py
 
 lint: $(STAMP)

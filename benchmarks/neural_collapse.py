@@ -5,7 +5,9 @@
 2. Overhead of the record stream + per-layer metrics against a bare torch loop doing the
    same updates in the same process (target <= 10%); the bare loop's final objective is
    checked against the experiment's to show the updates are the same.
-3. With CUDA: steps/s of the ``gpu_large`` preset (and its bare loop) on the GPU.
+3. With CUDA: the same for E1 on the GPU (launch-bound: see benchmarks/nc_gpu.py for
+   CUDA graphs and seed batching) and for the ``gpu_large`` preset (K=100, n=50, d=512,
+   float32 with TF32).
 
 Usage: python benchmarks/neural_collapse.py [--steps N] [--repeats R]
 """
@@ -18,58 +20,35 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import peak_gpu_mb, peak_host_mb, report  # noqa: E402
 
 from orthoviz.neural_collapse import NeuralCollapse
-from orthoviz.neural_collapse.data import labels_for
-from orthoviz.neural_collapse.model import DeepLinearHead
-from orthoviz.runtime.device import torch_dtype
+from orthoviz.neural_collapse.train import Problem
+from orthoviz.runtime.device import matmul_precision, torch_dtype
 from orthoviz.runtime.threads import limit_threads
 
 
 def bare_loop(exp: NeuralCollapse, seed: int, device: str, same_threads: bool = True
               ) -> tuple[float, float]:
-    """The same full-batch updates with no records and no metrics: (seconds, objective).
-    UFM, bias-free MSE only (what this benchmark measures). ``same_threads`` applies the
-    experiment's thread policy (one intra-op thread for small CPU problems); without it
-    torch's default thread count is used, to show what that policy is worth."""
+    """The same full-batch updates (``train.Problem``, under the run's matmul precision)
+    with no records and no metrics: (seconds, final objective). ``same_threads`` applies
+    the experiment's thread policy (one intra-op thread for small CPU problems); without
+    it torch's default thread count is used, to show what that policy is worth."""
     if same_threads:
-        n = sum(exp.sizes()) * exp.feature_dim * exp.depth
-        with limit_threads(n, device):
+        with limit_threads(exp.problem_size(), device):
             return bare_loop(exp, seed, device, same_threads=False)
-    import numpy as np
-
-    dtype, dev = torch_dtype(exp.dtype), torch.device(device)
-    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    sizes = exp.sizes()
-    K, N = len(sizes), sum(sizes)
-    y = torch.as_tensor(labels_for(sizes, rng), device=dev)
-    Y = F.one_hot(y, K).to(dtype)
-    head = DeepLinearHead(exp.feature_dim, K, exp.depth, False, exp.init_std, gen, dtype)
-    H = torch.empty(N, exp.feature_dim, dtype=dtype).normal_(0, exp.init_std, generator=gen)
-    H = torch.nn.Parameter(H.to(dev))
-    head.to(dev)
-    opt = torch.optim.SGD([H, *head.parameters()], lr=exp.lr, momentum=exp.momentum)
-    lam, lam_H = exp.decays(), exp.feature_decay
-
-    def f():
-        Z = head(H)
-        pen = sum(l / 2 * W.pow(2).sum() for l, W in zip(lam, head.weights))
-        return (0.5 / N) * (Z - Y).pow(2).sum() + pen + lam_H / 2 * H.pow(2).sum()
-
+    prob, dtype = Problem(exp, seed, device), torch_dtype(exp.dtype)
     _sync(device)
     t0 = time.perf_counter()
-    for _ in range(exp.steps):
-        opt.zero_grad(set_to_none=True)
-        f().backward()
-        opt.step()
+    with matmul_precision(device, dtype, exp.tf32):
+        for _ in range(exp.steps):
+            prob.step()
     _sync(device)
     dt = time.perf_counter() - t0
-    with torch.no_grad():
-        return dt, float(f())
+    with torch.no_grad(), matmul_precision(device, dtype, False):  # as records are
+        return dt, float(prob.objective()[0])
 
 
 def stream(exp: NeuralCollapse, seed: int, device: str) -> tuple[float, float]:
@@ -105,26 +84,27 @@ def main() -> None:
     rows.append({"case": "E1 M=3 time to NC1<1e-4 (cpu)", "seconds": t, "steps": step,
                  "record_every": e1.record_every})
 
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for device in devices:
-        preset = "balanced_E1" if device == "cpu" else "gpu_large"
-        exp = NeuralCollapse.from_preset(preset, steps=args.steps)
-        if device == "cpu":
-            exp.depth = 3
+    cases = [("balanced_E1", "cpu")]
+    if torch.cuda.is_available():  # E1 on both devices; gpu_large (float32, TF32) on CUDA
+        cases += [("balanced_E1", "cuda"), ("gpu_large", "cuda")]
+    for preset, device in cases:
+        exp = NeuralCollapse.from_preset(preset, steps=args.steps, depth=3)
         bare, full, default, f_bare, f_full = [], [], [], 0.0, 0.0
         for _ in range(args.repeats):  # interleaved, best of R: robust to noise
             tb, f_bare = bare_loop(exp, 0, device)
             ts, f_full = stream(exp, 0, device)
             bare.append(tb)
             full.append(ts)
-            default.append(bare_loop(exp, 0, device, same_threads=False)[0])
-        tb, ts, td = min(bare), min(full), min(default)
+            if device == "cpu":  # a GPU run takes no thread lease
+                default.append(bare_loop(exp, 0, device, same_threads=False)[0])
+        tb, ts = min(bare), min(full)
         rows.append({
-            "case": f"{preset} M={exp.depth} d={exp.feature_dim} N={sum(exp.sizes())} ({device})",
+            "case": f"{preset} M={exp.depth} d={exp.feature_dim} N={sum(exp.sizes())} "
+                    f"{exp.dtype}{' tf32' if exp.tf32 else ''} ({device})",
             "steps": exp.steps, "record_every": exp.record_every,
             "bare_steps_per_s": exp.steps / tb, "stream_steps_per_s": exp.steps / ts,
             "overhead_pct": 100 * (ts / tb - 1),
-            "bare_default_threads_steps_per_s": exp.steps / td,
+            "bare_default_threads_steps_per_s": exp.steps / min(default) if default else None,
             "same_updates_rel_diff": abs(f_bare - f_full) / abs(f_bare),
         })
     report("neural_collapse", rows,

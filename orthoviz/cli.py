@@ -1,4 +1,4 @@
-"""Command line: ``orthoviz list | run | serve | export``.
+"""Command line: ``orthoviz list | run | sweep | serve | export``.
 
 User errors (a bad ``--set``, an unknown experiment, a size the resource guard refuses,
 a damaged run folder, a port in use) print one line on stderr that names the
@@ -12,7 +12,8 @@ Exit codes:
   port in use);
 - 130 / 143 (128 + the signal): ``run`` was interrupted by SIGINT / SIGTERM. It stopped
   at the next step, flushed its rows and marked the run folder ``interrupted`` with
-  the step reached; the folder opens and exports.
+  the step reached; the folder opens and exports. ``sweep`` cancels its pending cells,
+  writes the table of the finished ones and exits the same way.
 """
 
 from __future__ import annotations
@@ -53,11 +54,28 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs", help="root folder of run folders")
     r.add_argument("--json", action="store_true", help="print one JSON object at the end")
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    w = sub.add_parser("sweep", help="a grid of runs on Dask (a LocalCluster by default)")
+    w.add_argument("experiment")
+    w.add_argument("--preset", default="default")
+    w.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="values of one parameter (repeatable; the cells are the product)")
+    w.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per config")
+    w.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running `dask scheduler` (default $ORTHOVIZ_DASK_SCHEDULER, "
+                   "else a LocalCluster)")
+    w.add_argument("--workers", type=int, default=None, help="LocalCluster processes")
+    w.add_argument("--device", default="cpu", help="cpu | cuda | auto (per worker)")
+    w.add_argument("--out", default="sweeps/sweep", help="sweep folder (table + run folders)")
+    w.add_argument("--json", action="store_true", help="print the table as JSON rows")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     s = sub.add_parser("serve", help="serve the dashboards (apps/*.py) on a Panel server")
     s.add_argument("apps", nargs="*", help="app names (default: all)")
-    s.add_argument("--port", type=int, default=5006)
+    s.add_argument("--port", type=int, default=5006,
+                   help="TCP port to listen on (default 5006); a port in use is refused "
+                   "with one line")
     s.add_argument("--address", default=None,
-                   help="address to listen on (default 127.0.0.1: this machine only)")
+                   help="address to listen on (default 127.0.0.1: this machine only; "
+                   "0.0.0.0 or a LAN address needs --allow-origin)")
     s.add_argument("--allow-origin", action="append", default=[], metavar="HOST[:PORT]",
                    help="an origin browsers may connect from (repeatable; required with "
                    "a non-local --address; the port defaults to --port; no '*')")
@@ -66,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
                    "$ORTHOVIZ_DATA_ROOT, else ./data)")
     s.add_argument("--basic-auth", default=None, metavar="PASSWORD|FILE",
                    help="require a login: one password, or a JSON file of user: password")
-    s.add_argument("--num-threads", type=int, default=4)
+    s.add_argument("--num-threads", type=int, default=4,
+                   help="threads of the server's pool for callbacks and draws (default 4); "
+                   "each session's training runs on its own thread")
     s.add_argument("--show", action=argparse.BooleanOptionalAction, default=False,
                    help="open a browser")
     e = sub.add_parser("export", help="figures (HTML, PNG when possible) and CSV of a run")
@@ -186,6 +206,64 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _grid(items: list[str]) -> dict[str, list[str]]:
+    """``--grid key=v1,v2`` items as {key: [text, ...]}; a value that starts with ``[``
+    is one JSON list (a list parameter), and repeating a key adds values."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError("--grid", item, "KEY=V1,V2,...")
+        k, v = item.split("=", 1)
+        values = [x.strip() for x in v.split(",") if x.strip()] if not v.strip().startswith(
+            "[") else [v.strip()]
+        if not values:
+            raise ConfigError(k.strip(), v, "one value or more, separated by commas")
+        grid.setdefault(k.strip(), []).extend(values)
+    return grid
+
+
+def cmd_sweep(args) -> int:
+    from orthoviz.runtime.params import to_jsonable
+    from orthoviz.runtime.sweep import sweep
+
+    if args.seeds < 1:
+        raise ConfigError("--seeds", args.seeds, "an integer >= 1")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers", args.workers, "an integer >= 1")
+    got: list[int] = []
+
+    def on_signal(signum, frame):  # SIGTERM like Ctrl-C: cancel, keep what is done
+        got.append(signum)
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_signal)
+    t0 = time.perf_counter()
+    try:
+        df = sweep(args.experiment, preset=args.preset, grid=_grid(args.grid),
+                   seeds=args.seeds, scheduler=args.scheduler, workers=args.workers,
+                   out=args.out, device=args.device, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        sig = got[0] if got else signal.SIGINT
+        print(f"orthoviz: sweep interrupted by {signal.Signals(sig).name}; finished cells "
+              f"are in {args.out} (a rerun runs only the rest)", file=sys.stderr)
+        return INTERRUPTED_EXIT[sig]
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    bad = df[df["status"] == "error"] if "status" in df else df.iloc[0:0]
+    if args.json:
+        rows = [{k: v for k, v in r.items() if v == v} for r in df.to_dict("records")]
+        print(json.dumps(to_jsonable({"table": df.attrs["table"], "cells": len(df),
+                                      "submitted": df.attrs["submitted"],
+                                      "skipped": df.attrs["skipped"], "rows": rows})))
+    else:
+        print(f"{len(df)} cells ({df.attrs['submitted']} run, {df.attrs['skipped']} "
+              f"already done) in {time.perf_counter() - t0:.1f} s; table: "
+              f"{df.attrs['table']}")
+    for _, r in bad.iterrows():
+        print(f"orthoviz: cell {r['cell']}: {r['message']}", file=sys.stderr)
+    return 1 if len(bad) else 0
+
+
 def cmd_serve(args) -> int:
     from orthoviz.ui.serve import serve_apps
 
@@ -211,7 +289,7 @@ def cmd_export(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"list": cmd_list, "run": cmd_run, "serve": cmd_serve,
+        return {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "serve": cmd_serve,
                 "export": cmd_export}[args.command](args)
     except NonFiniteError as e:
         return _fail(str(e), 1)

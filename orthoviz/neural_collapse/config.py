@@ -80,6 +80,9 @@ class NeuralCollapse(Experiment):
     mlp_layers = param.Integer(2, bounds=(1, 12), softbounds=(1, 6), doc="MLP hidden layers")
     dtype = param.Selector(default="float64", objects=["float64", "float32"],
                            doc="training precision (float64 reaches the theory to 1e-6)")
+    tf32 = param.Boolean(False, doc="float32 on CUDA: allow TF32 matmuls while training "
+                         "(~1e-3 relative products, several times faster); metrics stay "
+                         "float64")
     record_every = param.Integer(20, bounds=(1, 100_000), softbounds=(1, 500),
                                  doc="compute the NC metrics every this many steps")
     snapshot_every = param.Integer(200, bounds=(1, 1_000_000), softbounds=(10, 2000),
@@ -89,6 +92,12 @@ class NeuralCollapse(Experiment):
         "smoke": dict(n_classes=3, samples_per_class=10, feature_dim=8, depth=2, steps=60,
                       record_every=10, snapshot_every=30),
         "default": {},
+        # the notebook's default: the E2 imbalance at width 16 and decay 2e-3 (init gain
+        # ~1 per layer), float64; reaches the predicted optimum in ~10 s on a laptop CPU
+        "teach_imbalanced": dict(class_sizes=[50, 25, 12, 12], feature_dim=16, depth=3,
+                                 weight_decay=2e-3, feature_decay=2e-3, init_std=0.25,
+                                 steps=5000, record_every=50, snapshot_every=500,
+                                 dtype="float64"),
         "balanced_E1": dict(_E, samples_per_class=100, depth=3, steps=30_000,
                             record_every=100, snapshot_every=500),
         "imbalanced_E2": dict(_E, class_sizes=[200, 100, 50, 50], depth=3, steps=30_000,
@@ -101,7 +110,7 @@ class NeuralCollapse(Experiment):
                            feature_decay=1e-4, init_std=0.15, dtype="float32", steps=1500,
                            mlp_width=128, mlp_layers=2, record_every=25, snapshot_every=250),
         "gpu_large": dict(n_classes=100, samples_per_class=50, feature_dim=512, depth=3,
-                          lr=0.05, init_std=0.05, dtype="float32", steps=5000,
+                          lr=0.05, init_std=0.05, dtype="float32", tf32=True, steps=5000,
                           record_every=250, snapshot_every=1000),
     }
 
@@ -132,6 +141,9 @@ class NeuralCollapse(Experiment):
         if self.loss != "mse" and len(set(sizes)) > 1:
             raise ConfigError("loss", self.loss, "mse for imbalanced classes (the bias "
                               "and CE cases are predicted for balanced data only)")
+        if self.tf32 and self.dtype != "float32":
+            raise ConfigError("tf32", self.tf32, "False unless dtype='float32' (TF32 "
+                              "rounds float32 matmul inputs; float64 has no such mode)")
         if self.backbone == "mlp" and self.dataset == "digits" and self.n_classes > 10:
             raise ConfigError("n_classes", self.n_classes, "2..10 for dataset='digits'")
         if self.backbone == "mlp":  # a local folder: allowed and present, read at run
@@ -143,9 +155,10 @@ class NeuralCollapse(Experiment):
     def estimate_memory(self, device: str) -> tuple[int, str]:
         N, d, M = sum(self.sizes()), self.feature_dim, self.depth
         item = 8 if self.dtype == "float64" else 4
-        # features, their gradient and optimiser state, per-layer activations, head and
-        # metric work arrays (float64 d x d covariances per layer)
-        feats = N * d * (M + 4) * item
+        # features, their gradient and optimiser state, per-layer activations, head;
+        # at a record the float64 metric work arrays (features, residuals and their
+        # projections, N x d; d x d balancedness products)
+        feats = N * d * (M + 4) * item + 3 * N * d * 8
         head = M * d * d * 4 * item + 6 * d * d * 8
         backbone = 0
         if self.backbone == "mlp":

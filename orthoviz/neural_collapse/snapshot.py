@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.linalg import orthogonal_procrustes
 
 
 def _vectors(V: np.ndarray) -> np.ndarray:
@@ -39,8 +40,7 @@ def project_3d(
         _, _, Vt = np.linalg.svd(src, full_matrices=False)
         basis = Vt[: min(3, Vt.shape[0])].T  # (d, r)
         if prev_basis is not None and prev_basis.shape == basis.shape:
-            U, _, Wt = np.linalg.svd(basis.T @ prev_basis)  # Procrustes rotation
-            basis = basis @ (U @ Wt)
+            basis = basis @ orthogonal_procrustes(basis, prev_basis)[0]
     return _pad3(A @ basis), _pad3(B @ basis), basis
 
 
@@ -76,6 +76,5 @@ def align_to(means_3d: np.ndarray, classifier_3d: np.ndarray, target: np.ndarray
     A, B = unit(np.asarray(means_3d, float)), unit(np.asarray(target, float))
     if not np.any(A) or not np.any(B):
         return means_3d, classifier_3d
-    U, _, Vt = np.linalg.svd(A.T @ B)
-    R = U @ Vt  # (3, 3) orthogonal
+    R = orthogonal_procrustes(A, B)[0]  # (3, 3) orthogonal: argmin ||A R - B||_F
     return means_3d @ R, classifier_3d @ R

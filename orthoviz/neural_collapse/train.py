@@ -4,7 +4,8 @@ Objective (Dang et al. 2023, Eq. 2 family; normalisation of the authors' code):
     f = 1/(2N) ||Z - Y||_F^2 (or (1/N) sum_i CE(z_i, y_i))
         + sum_j lambda_Wj/2 ||W_j||_F^2 + lambda_H/2 ||H_1||_F^2,   Z = H_1 W_1^T...W_M^T (+ b)
 trained full batch. Every ``record_every`` steps the NC metrics of every layer are
-measured (float64, on the host) and compared with the closed-form prediction.
+measured (float64, on the run's device: ``measure.py``) and compared with the
+closed-form prediction.
 """
 
 from __future__ import annotations
@@ -16,25 +17,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from orthoviz.neural_collapse import metrics as ncm
 from orthoviz.neural_collapse.data import (
     gaussian_mixture,
     labels_for,
     load_dataset,
     subsample,
 )
-from orthoviz.neural_collapse.model import (
-    DeepLinearHead,
-    MLPBackbone,
-    layer_features,
-    partial_products,
-)
-from orthoviz.neural_collapse.snapshot import align_to, predicted_frame_3d, project_3d
+from orthoviz.neural_collapse.measure import Measure
+from orthoviz.neural_collapse.model import DeepLinearHead, MLPBackbone
 from orthoviz.neural_collapse.theory import gap_tolerance
-from orthoviz.runtime.device import torch_dtype
+from orthoviz.runtime.device import matmul_precision, torch_dtype
 from orthoviz.runtime.record import FINAL, Record
 
-LAYER_METRICS = ("nc1", "nc2_features", "nc2_classifier", "nc3")
 DIVERGED = 1e100  # an objective above this counts as diverged (metrics would overflow)
 
 
@@ -49,166 +43,92 @@ def _inputs(exp, sizes: list[int], rng: np.random.Generator):
     return subsample(X[keep], y[keep], sizes, rng)
 
 
-def _layer_geometry(geom: dict[str, Any], j: int) -> dict[str, Any]:
-    """Targets for layer j (0-based): for a GOF the diagonal Grams scale per layer
-    (spec 2.1: ||hbar_k^(j)||^2 and rows of W_M...W_j); OF/ETF shapes are scale-free."""
-    if j == 0 or geom["frame"] != "GOF":
-        return geom
-    g = dict(geom)
-    g["gram_features"] = np.diag(geom["layer_feature_mean_norm_sq"][j])
-    g["gram_classifier"] = np.diag(geom["partial_classifier_norm_sq"][j])
-    return g
+class Problem:
+    """Data, parameters and optimiser of one run, placed on ``device``.
 
+    :meth:`step` is one full-batch update and never waits for the device (no value is
+    read back), so a CUDA run queues steps ahead of the host until a record asks for
+    numbers. All draws come from a CPU generator seeded with ``seed`` and are moved to
+    the device, so CPU and CUDA runs start from the same numbers.
+    """
 
-def _rel_err(measured: np.ndarray, predicted: np.ndarray) -> float:
-    """Max over classes of |m - p| / p; classes predicted dead count |m| / max(p)."""
-    scale = max(float(np.max(np.abs(predicted))), 1e-300)
-    denom = np.where(np.abs(predicted) > 1e-12 * scale, np.abs(predicted), scale)
-    return float(np.max(np.abs(measured - predicted) / denom))
+    def __init__(self, exp, seed: int, device: str):
+        self.exp, dtype, dev = exp, torch_dtype(exp.dtype), torch.device(device)
+        rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+        sizes = exp.sizes()
+        K, self.N, d = len(sizes), sum(sizes), exp.feature_dim
+        X, y = _inputs(exp, sizes, rng)
+        self.y = torch.as_tensor(y, device=dev)
+        self.Y = F.one_hot(torch.as_tensor(y), K).to(dtype=dtype, device=dev)  # (N, K)
+        self.head = DeepLinearHead(d, K, exp.depth, exp.loss == "mse_bias", exp.init_std,
+                                   gen, dtype).to(dev)
+        if X is None:  # free features H_1 (N, d), same init as every W_j
+            self.H_free = torch.nn.Parameter(torch.empty(self.N, d, dtype=dtype).normal_(
+                0.0, exp.init_std, generator=gen).to(dev))
+            self.backbone, params = None, [self.H_free]
+        else:
+            self.backbone = MLPBackbone(X.shape[1], exp.mlp_width, exp.mlp_layers, d, gen,
+                                        dtype).to(dev)
+            self.X = torch.as_tensor(X, dtype=dtype, device=dev)
+            params = list(self.backbone.parameters())
+        params += list(self.head.parameters())
+        self.decays = exp.decays()
+        if exp.optimizer == "sgd":
+            self.opt = torch.optim.SGD(params, lr=exp.lr, momentum=exp.momentum)
+        else:
+            self.opt = torch.optim.Adam(params, lr=exp.lr, betas=(exp.momentum, 0.999))
 
+    def objective(self):
+        """(f, data term, H (N, d), Z (N, K)) as device tensors."""
+        exp, N = self.exp, self.N
+        H = self.H_free if self.backbone is None else self.backbone(self.X)
+        Z = self.head(H)
+        if exp.loss == "ce":
+            data = F.cross_entropy(Z, self.y)
+        else:
+            data = (0.5 / N) * (Z - self.Y).pow(2).sum()
+        pen = sum(lam / 2 * W.pow(2).sum() for lam, W in zip(self.decays, self.head.weights))
+        return data + pen + exp.feature_decay / 2 * H.pow(2).sum(), data, H, Z
 
-def _alive(measured_sq: np.ndarray, predicted_sq: np.ndarray) -> np.ndarray:
-    """Classes whose classifier row is not collapsed: above 1e-3 of the predicted scale
-    (so a run shrinking to the trivial point W = 0 counts as collapsed), or relative to
-    the largest measured row when theory predicts total collapse."""
-    scale = float(np.max(predicted_sq))
-    if scale <= 0:
-        return ~ncm.collapsed(np.sqrt(measured_sq))
-    return measured_sq > 1e-3 * scale
-
-
-class _Measure:
-    """Computes the record scalars and snapshots from the current parameters."""
-
-    def __init__(self, exp, geom, y, decays):
-        self.exp, self.geom, self.y = exp, geom, y
-        self.K, self.decays = exp.n_classes, decays
-        self.basis = None
-        self.target_3d = predicted_frame_3d(geom)[0]  # the measured view is turned onto it
-
-    def scalars(self, H, Ws, b, Z, data_loss, objective) -> tuple[dict, dict]:
-        g, K, y = self.geom, self.K, self.y
-        Hn = [h.detach().double().cpu().numpy() for h in layer_features(H, Ws)]
-        Pn = [p.detach().double().cpu().numpy() for p in partial_products(Ws)]
-        bn = None if b is None else b.detach().double().cpu().numpy()
-        out = {"loss": objective, "data_loss": data_loss, "objective": objective,
-               "objective_gap": objective - float(g["objective"]),
-               "accuracy": float((Z.argmax(1).cpu().numpy() == y).mean())}
-        for j in range(len(Ws)):
-            m = ncm.nc_metrics(Hn[j], y, Pn[j], bn, K, _layer_geometry(g, j))
-            if j == 0:
-                out.update(m)
-            else:
-                out.update({f"{k}_layer{j + 1}": m[k] for k in LAYER_METRICS})
-        means, _ = ncm.class_means(Hn[0], y, K)
-        W = Pn[0]
-        cls_sq, feat_sq = np.sum(W**2, axis=1), np.sum(means**2, axis=1)
-        out["norm_rel_error_classifier"] = _rel_err(cls_sq, g["classifier_norm_sq"])
-        out["norm_rel_error_features"] = _rel_err(feat_sq, g["feature_mean_norm_sq"])
-        G_H, G_W = means @ means.T, W @ W.T
-        for name, G in (("features", G_H), ("classifier", G_W)):
-            T = g[f"gram_{name}"]
-            out[f"gram_rel_error_{name}"] = float(
-                np.linalg.norm(G - T) / max(np.linalg.norm(T), 1e-300))
-        if bn is not None:
-            out["bias_error"] = float(np.max(np.abs(bn - g["bias"])))
-        out["balancedness"] = self._balancedness(Hn[0], Ws)
-        alive = _alive(cls_sq, g["classifier_norm_sq"])
-        out["n_collapsed"] = float(K - alive.sum())
-        s = np.linalg.svd(W, compute_uv=False)
-        # numerical rank: singular values above 1e-3 of the largest (a converged ETF has
-        # K-1; the residual of the K-th mode is ~ the NC2 error, 1e-6 or less)
-        out["rank_classifier"] = float(np.sum(s > 1e-3 * max(s.max(), 1e-300)))
-        arrays = {"classifier_norm_sq": cls_sq, "feature_mean_norm_sq": feat_sq,
-                  "survives": alive.astype(float), "gram_features": G_H, "gram_classifier": G_W}
-        return out, arrays
-
-    def _balancedness(self, H: np.ndarray, Ws) -> float:
-        """max_j ||lam_{j+1} W_{j+1}^T W_{j+1} - lam_j W_j W_j^T|| / scale, including
-        lam_1 W_1^T W_1 = lam_H H^T H for free features (0 at every critical point)."""
-        lam, Wn = self.decays, [W.detach().double().cpu().numpy() for W in Ws]
-        pairs = [(lam[j + 1] * Wn[j + 1].T @ Wn[j + 1], lam[j] * Wn[j] @ Wn[j].T)
-                 for j in range(len(Wn) - 1)]
-        if self.exp.backbone == "ufm":
-            pairs.append((lam[0] * Wn[0].T @ Wn[0], self.exp.feature_decay * H.T @ H))
-        worst = 0.0
-        for A, B in pairs:
-            scale = max(np.linalg.norm(A), np.linalg.norm(B), 1e-300)
-            worst = max(worst, float(np.linalg.norm(A - B) / scale))
-        return worst
-
-    def snapshot(self, H, Ws, arrays) -> dict:
-        Hn = H.detach().double().cpu().numpy()
-        means, _ = ncm.class_means(Hn, self.y, self.K)
-        W = partial_products(Ws)[0].detach().double().cpu().numpy()
-        m3, c3, self.basis = project_3d(means, W, self.basis)
-        m3, c3 = align_to(m3, c3, self.target_3d)
-        return {**arrays, "means_3d": m3, "classifier_3d": c3}
+    def step(self) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        self.objective()[0].backward()
+        self.opt.step()
 
 
 def train(exp, seed: int, device: str) -> Iterator[Record]:
     """Yield records while training ``exp`` (a NeuralCollapse config) from ``seed``.
 
-    The thread budget is the caller's (``Experiment.run`` holds a lease)."""
-    dtype, dev = torch_dtype(exp.dtype), torch.device(device)
-    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    sizes, geom, decays = exp.sizes(), exp.geometry(), exp.decays()
-    K, N, d = len(sizes), sum(sizes), exp.feature_dim
-    X, y = _inputs(exp, sizes, rng)
-    y_t = torch.as_tensor(y, device=dev)
-    Y = F.one_hot(y_t, K).to(dtype)  # (N, K)
-    head = DeepLinearHead(d, K, exp.depth, exp.loss == "mse_bias", exp.init_std, gen, dtype)
-    if X is None:  # free features H_1 (N, d), same init as every W_j
-        H_free = torch.nn.Parameter(torch.empty(N, d, dtype=dtype).normal_(
-            0.0, exp.init_std, generator=gen))
-        backbone, params = None, [H_free]
-    else:
-        backbone = MLPBackbone(X.shape[1], exp.mlp_width, exp.mlp_layers, d, gen, dtype)
-        X_t = torch.as_tensor(X, dtype=dtype, device=dev)
-        backbone.to(dev)
-        params = list(backbone.parameters())
-    head.to(dev)
-    if X is None:
-        H_free.data = H_free.data.to(dev)
-    params += list(head.parameters())
-    if exp.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=exp.lr, momentum=exp.momentum)
-    else:
-        opt = torch.optim.Adam(params, lr=exp.lr, betas=(exp.momentum, 0.999))
-    lam_W, lam_H = decays, exp.feature_decay
-
-    def objective():
-        H = H_free if backbone is None else backbone(X_t)  # (N, d)
-        Z = head(H)  # (N, K)
-        data = (0.5 / N) * (Z - Y).pow(2).sum() if exp.loss != "ce" else F.cross_entropy(Z, y_t)
-        pen = sum(l / 2 * W.pow(2).sum() for l, W in zip(lam_W, head.weights))
-        return data + pen + lam_H / 2 * H.pow(2).sum(), data, H, Z
-
-    measure = _Measure(exp, geom, y, decays)
+    The thread budget is the caller's (``Experiment.run`` holds a lease). Steps run in
+    chunks between records; a float32 CUDA run holds its matmul precision (TF32 when
+    ``exp.tf32``) for each chunk only, never across a ``yield``, and records are
+    computed in IEEE float32/float64."""
+    prob, geom = Problem(exp, seed, device), exp.geometry()
+    measure = Measure(exp, geom, prob.y, exp.decays())
+    dtype = torch_dtype(exp.dtype)
 
     def record(step: int, phase: str) -> Record:
-        with torch.no_grad():
-            f, data, H, Z = objective()
-            if not abs(float(f)) < DIVERGED:  # NaN, inf or on its way: the guard stops the run
+        with torch.no_grad(), matmul_precision(device, dtype, tf32=False):
+            f, data, H, Z = prob.objective()
+            f_host, data_host = torch.stack([f, data]).double().cpu().tolist()
+            if not abs(f_host) < DIVERGED:  # NaN, inf or on its way: the guard stops the run
                 return Record(step, phase, {"loss": float("inf")})
-            sc, arrays = measure.scalars(H, head.weights, head.bias, Z, float(data), float(f))
             snap = phase == FINAL or step % exp.snapshot_every == 0
-            arrays = measure.snapshot(H, head.weights, arrays) if snap else None
-        notes: tuple[str, ...] = ()
-        if phase == FINAL:
-            notes = verdict(exp, geom, sc)
+            sc, arrays = measure(H, prob.head.weights, prob.head.bias, Z, snap)
+        sc = {"loss": f_host, "data_loss": data_host, "objective": f_host,
+              "objective_gap": f_host - float(geom["objective"]), **sc}
+        notes = verdict(exp, geom, sc) if phase == FINAL else ()
         return Record(step, phase, sc, arrays, notes)
 
     yield record(0, "train")
-    for step in range(1, exp.steps + 1):
-        opt.zero_grad(set_to_none=True)
-        loss = objective()[0]
-        loss.backward()
-        opt.step()
-        if step == exp.steps:
-            yield record(step, FINAL)
-        elif step % exp.record_every == 0:
-            yield record(step, "train")
+    step = 0
+    while step < exp.steps:
+        n = min(exp.record_every - step % exp.record_every, exp.steps - step)
+        with matmul_precision(device, dtype, tf32=exp.tf32):
+            for _ in range(n):
+                prob.step()
+        step += n
+        yield record(step, FINAL if step == exp.steps else "train")
 
 
 def verdict(exp, geom: dict[str, Any], sc: dict[str, float]) -> tuple[str, ...]:

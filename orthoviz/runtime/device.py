@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from orthoviz.runtime.errors import ConfigError
 
@@ -67,3 +70,69 @@ def torch_dtype(name: str):
     import torch
 
     return {"float32": torch.float32, "float64": torch.float64}[name]
+
+
+# -- TF32 for float32 CUDA matmuls, held per block and never leaked ----------------------
+_MODE = threading.Condition()
+_MODE_STATE: dict = {"holders": 0, "mode": None, "saved": None}
+
+
+def _cublas_tf32() -> tuple[str, object]:
+    """The current cuBLAS float32 setting: torch >= 2.9's ``fp32_precision`` string or
+    the older ``allow_tf32`` flag (whichever this torch has)."""
+    import torch
+
+    m = torch.backends.cuda.matmul
+    try:
+        return "fp32_precision", m.fp32_precision
+    except AttributeError:
+        return "allow_tf32", m.allow_tf32
+
+
+def _set_cublas_tf32(setting: tuple[str, object]) -> None:
+    import torch
+
+    setattr(torch.backends.cuda.matmul, *setting)
+
+
+def _mode_setting(tf32: bool) -> tuple[str, object]:
+    name, _ = _cublas_tf32()
+    if name == "fp32_precision":
+        return name, "tf32" if tf32 else "ieee"
+    return name, bool(tf32)
+
+
+@contextmanager
+def matmul_precision(device: str, dtype, tf32: bool) -> Iterator[None]:
+    """Hold the float32 matmul precision of a CUDA block: TF32 (10-bit mantissa, ~1e-3
+    relative products, several times the float32 throughput) when ``tf32``, IEEE float32
+    otherwise. A no-op on the CPU and for float64, which TF32 never touches.
+
+    cuBLAS's setting is process-wide, so it is held like a lease: blocks wanting the same
+    mode share it; a block wanting the other mode waits until they end (runs hold it for
+    a chunk of steps, never across a ``yield``); when the last holder ends, the value
+    found before the first is restored. Code that takes no lease sees TF32 only while a
+    TF32 block runs. One thread must not nest blocks of different modes (it would wait
+    for itself).
+    """
+    import torch
+
+    if not str(device).startswith("cuda") or dtype != torch.float32:
+        yield
+        return
+    want = "tf32" if tf32 else "ieee"
+    with _MODE:
+        _MODE.wait_for(lambda: _MODE_STATE["holders"] == 0 or _MODE_STATE["mode"] == want)
+        if _MODE_STATE["holders"] == 0:
+            _MODE_STATE.update(saved=_cublas_tf32(), mode=want)
+            _set_cublas_tf32(_mode_setting(tf32))
+        _MODE_STATE["holders"] += 1
+    try:
+        yield
+    finally:
+        with _MODE:
+            _MODE_STATE["holders"] -= 1
+            if _MODE_STATE["holders"] == 0:
+                _set_cublas_tf32(_MODE_STATE["saved"])
+                _MODE_STATE.update(saved=None, mode=None)
+                _MODE.notify_all()

@@ -32,11 +32,14 @@ _SAVED: dict = {}  # the process's own settings before the first lease: torch, l
 
 
 def cores() -> int:
-    """CPU cores this process may use."""
+    """CPU cores this process may use: its affinity, capped by ``$ORTHOVIZ_CPU_THREADS``
+    (a sweep's LocalCluster gives each worker process its share of the cores)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        n = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        n = max(1, os.cpu_count() or 1)
+    cap = os.environ.get("ORTHOVIZ_CPU_THREADS", "")
+    return max(1, min(n, int(cap))) if cap.isdigit() and int(cap) > 0 else n
 
 
 def wanted_threads(n_elements: int, device: str) -> int:

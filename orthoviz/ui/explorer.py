@@ -19,7 +19,7 @@ import param
 from panel.io.state import set_curdoc
 
 from orthoviz.runtime import ConfigError, Runner, get_experiment
-from orthoviz.runtime.device import DEVICES
+from orthoviz.runtime.device import DEVICES, available_devices
 from orthoviz.runtime.params import set_checked, user_parameters
 from orthoviz.runtime.record import Record
 from orthoviz.ui.controls import RunControls, config_widgets
@@ -68,6 +68,10 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self.experiment_cls = cls
         super().__init__(seed=seed, device=device, runs_root=runs_root, **params)
         self.param.preset.objects = list(cls.presets)
+        # only what exists here (no "cuda" without a GPU), plus a device asked for by
+        # name, which Start then refuses with its reason
+        devices = available_devices()
+        self.param.device.objects = devices + [d for d in [self.device] if d not in devices]
         self.config = cls.from_preset(preset or "default")
         with param.parameterized.discard_events(self):
             self.preset = preset or "default"
@@ -83,7 +87,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self._final_drawn, self._shown, self._tick_cost = False, None, 0.0
         self._last_draw, self._pane_turn, self._curve_turn = 0.0, 0, 0
         self._pump_cb = None
-        self.run_config, self.run_seed, self.run_device = self.config, seed, device
+        self.run_config, self.run_seed, self.run_device = self.config, seed, self.device
         self._restart_timer: threading.Timer | None = None
         self._lock = threading.RLock()
         self._doc = pn.state.curdoc

@@ -12,7 +12,8 @@ a short grace period the process ends whatever is still running. Safe by default
   ``$ORTHOVIZ_DATA_ROOT``, else ``./data``);
 - ``--basic-auth`` puts Panel's login page in front of every app.
 
-``/`` is Panel's index of the apps.
+``/`` is orthoviz's index of the apps (:mod:`orthoviz.ui.index`), with thumbnails
+from ``apps/thumbnails`` at ``/thumbnails/``.
 """
 
 from __future__ import annotations
@@ -177,10 +178,14 @@ def _server(paths, port, address, origins, num_threads, basic_auth):
         auth = {"basic_auth": basic_auth,
                 "cookie_secret": os.environ.get("PANEL_COOKIE_SECRET")
                 or secrets.token_urlsafe(32)}
+    from orthoviz.ui.index import INDEX_TEMPLATE
+
+    thumbs = apps_dir() / "thumbnails"
+    static = {"thumbnails": str(thumbs)} if thumbs.is_dir() else {}
     try:
         return get_server({p.stem: str(p) for p in paths}, port=port, address=address,
                           websocket_origin=origins, start=False, show=False,
-                          **auth, **SESSION_OPTS)
+                          index=INDEX_TEMPLATE, static_dirs=static, **auth, **SESSION_OPTS)
     except OSError as e:
         return _bind_message(address, port, e)
 

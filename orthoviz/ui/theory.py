@@ -68,7 +68,7 @@ class TheoryMixin:
         self.view_config, self.view_theory = snapshot, theory
         self._theory_version += 1
         if error:
-            self._set_status(self.status, error)
+            self._set_status("failed", error)
         runner = self.runner
         if runner is not None and runner.alive:
             return  # the run on show keeps its own theory; a restart follows the edit

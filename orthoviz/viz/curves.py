@@ -134,30 +134,26 @@ def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors,
         d = df.dropna(subset=[m])
         if logy:
             d = d[d[m] > 0]
-        ds = hv.Dataset(d, kdims=kd + ([spec.reduce] if spec.reduce else []), vdims=[m])
         err = f"{m}_sem"
-        if spec.reduce and not d.empty:
-            ds = ds.aggregate(kd, function=np.mean, spreadfn=stats.sem)
-            ds = ds.clone(ds.dframe().fillna({err: 0.0}))  # one trial: no band yet
-        found = {}
-        if not d.empty:
-            lines = ds.to(hv.Curve, x, m, groupby=spec.by) if spec.by else hv.Curve(ds, x, m)
-            found = dict(_items(lines))
+        if spec.reduce and not d.empty:  # HoloViews reduces over the trials
+            ds = hv.Dataset(d, kdims=kd + [spec.reduce], vdims=[m])
+            d = ds.aggregate(kd, function=np.mean, spreadfn=stats.sem).dframe()
+            d[err] = d[err].fillna(0.0)  # one trial: no band yet
+        # one line per key from the (reduced) table: plain elements built straight
+        # from its groups (element construction dominates a live draw; HoloViews'
+        # Dataset.to(groupby=...) builds several intermediate Datasets per line)
+        groups = dict(iter(d.groupby(spec.by, sort=False))) if spec.by else {None: d}
         # the same glyphs in every frame: every key seen so far, empty where no data
-        for key in (keys if keys is not None else list(found)) if spec.by else [None]:
+        for key in (keys if keys is not None else list(groups)) if spec.by else [None]:
             c = colors(key if spec.by else m)
-            el = found.get(key)
-            el = el.sort() if el is not None else hv.Curve(
-                pd.DataFrame({x: [], m: []}), x, m)
+            g = groups.get(key)
+            g = g.sort_values(x) if g is not None else pd.DataFrame(
+                {x: [], m: [], err: []})
             label = _label(spec, m, key)
             if spec.reduce:
-                band = el.data if isinstance(el.data, pd.DataFrame) and err in el.data else \
-                    pd.DataFrame({x: [], m: [], err: []})
-                out.append(hv.Spread(band, x, [m, err], label=label).opts(
+                out.append(hv.Spread(g, x, [m, err], label=label).opts(
                     color=c, alpha=0.2, line_alpha=0))
-            out.append(el.relabel(label).opts(color=c, line_width=2))
-            if x != "step":  # few points per line: mark them
-                out.append(hv.Scatter(el, label=label).opts(color=c, size=5))
+            out.append(hv.Curve(g, x, m, label=label).opts(color=c, line_width=2))
     return out
 
 

@@ -93,11 +93,14 @@ class Views:
 
 def views_for(experiment_cls) -> Views:
     """The ``VIEWS`` of ``orthoviz.viz.<package>`` for an experiment class, where
-    ``<package>`` is the algorithm package the class is defined in."""
+    ``<package>`` is the algorithm package the class is defined in. A package with
+    several experiments (``deep-cg-train``, ``deep-cg``) may map experiment keys to
+    their views in ``VIEWS_BY_EXPERIMENT``."""
     parts = experiment_cls.__module__.split(".")
     pkg = parts[1] if parts[0] == "orthoviz" and len(parts) > 1 else parts[0]
     try:
         mod = importlib.import_module(f"orthoviz.viz.{pkg}")
     except ModuleNotFoundError:
         return Views()
-    return getattr(mod, "VIEWS", Views())
+    by_key = getattr(mod, "VIEWS_BY_EXPERIMENT", {})
+    return by_key.get(getattr(experiment_cls, "key", ""), getattr(mod, "VIEWS", Views()))

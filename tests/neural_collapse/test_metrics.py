@@ -5,6 +5,8 @@ distances are rounding-limited at ~1e-15; 1e-12 leaves three orders of margin. R
 frames sit at O(0.1-1), so "> 0.1" separates them from collapse unambiguously.
 """
 
+import math
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -141,7 +143,7 @@ def test_collapsed_classes_stay_finite():
     H[y == 2] = 1e-60  # what GD leaves behind (pitfall 6.7) ...
     W[2] = 1e-60
     out = nc_metrics(H, y, W, None, 4, geo)
-    assert all(np.isfinite(v) for v in out.values()), out
+    assert all(math.isfinite(float(v)) for v in out.values()), out
     assert out["nc2_features"] < TOL and out["nc2_classifier"] < TOL and out["nc3"] < TOL
     assert collapsed(np.linalg.norm(W, axis=1)).tolist() == [False, False, True, True]
     # everything collapsed: prediction and data both zero
@@ -155,7 +157,7 @@ def test_collapsed_classes_stay_finite():
             3,
             frame_geo,
         )
-        assert all(np.isfinite(v) for v in out.values()), out
+        assert all(math.isfinite(float(v)) for v in out.values()), out
     assert frame_distance(np.zeros((3, 3)), of_gram(3)) == 1.0
     assert frame_distance(np.zeros((3, 3)), np.zeros((3, 3))) == 0.0
     tiny = 1e-170 * of_gram(3)  # squares underflow: normalisation must rescale first

@@ -144,7 +144,10 @@ def test_config_change_while_running_restarts(key, wait_until):
     wait_until(lambda: len(e.history) >= 1, timeout=30)
     e.seed = e.seed + 1  # like editing a widget
     wait_until(lambda: e.runner is not first and e.status == "running", timeout=30)
-    assert not first.alive
+    # the superseded run is told to stop and ends on its own thread after the record
+    # in progress (nothing waits for it: a click never blocks the event loop)
+    wait_until(lambda: not first.alive, timeout=30)
+    assert first.status == "stopped"
     e.stop(wait=True)
     assert no_worker_left(e)
 
@@ -170,3 +173,19 @@ def test_downloads_and_layout(key):
     assert f'"experiment": "{key}"' in e.files._json().read()
     model = pn.panel(e).get_root()  # the same object renders in a notebook
     assert model is not None
+
+
+def test_draws_never_compute_the_theory(monkeypatch):
+    """The explorer evaluates a config's theory once (for its first paint); the run
+    started from that config reuses it, and no draw or export computes it again."""
+    cls = get_experiment("random-features")
+    calls = []
+    original = cls._theory
+    monkeypatch.setattr(cls, "_theory", lambda self: calls.append(1) or original(self))
+    e = Explorer("random-features", preset="smoke")
+    assert len(calls) == 1  # first paint
+    e.start()
+    assert e.runner.join(60) and e.status == "finished"
+    e.figures()
+    e._send_panes(e.runner, force=True)
+    assert len(calls) == 1
