@@ -32,7 +32,7 @@ def config_widgets(config: param.Parameterized) -> pn.Param:
             widgets[n] = {"type": pn.widgets.IntInput}
         elif isinstance(p, param.Number):
             lo, hi = p.get_soft_bounds()
-            spec = {"type": pn.widgets.FloatInput, "format": "0[.]000[00]"}
+            spec = {"type": pn.widgets.FloatInput}  # no display format: 1e-6 must not read 0
             if lo is not None and hi is not None and hi > lo:
                 spec["step"] = float(f"{(hi - lo) / 200:.2g}")
             widgets[n] = spec

@@ -180,7 +180,7 @@ class LivePane:
             return hv.DynamicMap(render, streams=[self.pipe]).opts(framewise=True)
 
         self.pipe = hv.streams.Pipe(data=state)
-        self._shape = (layout, len(items))
+        self._shape = (layout, [type(x) for x in items])
         dmaps = [item(i) for i in range(len(items))]
         if layout:
             cols = getattr(first, "_max_cols", None) or len(items)
@@ -211,13 +211,14 @@ class LivePane:
 
     def _same_shape(self, state: ViewState) -> bool:
         """Whether ``state`` draws as the same kind of object (a Layout of as many
-        items): then the DynamicMaps take it; else the pane re-attaches."""
+        items, each of the same element type): then the DynamicMaps take it; else the
+        pane re-attaches."""
         obj = build_pane(self.spec, state)
         if is_placeholder(obj):
             return True  # keep what is shown
-        n = len(list(obj)) if isinstance(obj, hv.Layout) else 1
-        if (isinstance(obj, hv.Layout), n) != self._shape:
-            return False
+        items = list(obj) if isinstance(obj, hv.Layout) else [obj]
+        if (isinstance(obj, hv.Layout), [type(x) for x in items]) != self._shape:
+            return False  # e.g. a "start a run" text becoming a plot: re-attach
         self._cache.update(state=state, obj=obj)  # the DynamicMaps reuse this build
         return True
 

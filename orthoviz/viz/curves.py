@@ -142,7 +142,8 @@ def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors,
         # one line per key from the (reduced) table: plain elements built straight
         # from its groups (element construction dominates a live draw; HoloViews'
         # Dataset.to(groupby=...) builds several intermediate Datasets per line)
-        groups = dict(iter(d.groupby(spec.by, sort=False))) if spec.by else {None: d}
+        groups = {} if d.empty else (dict(iter(d.groupby(spec.by, sort=False)))
+                                     if spec.by else {None: d})
         # the same glyphs in every frame: every key seen so far, empty where no data
         for key in (keys if keys is not None else list(groups)) if spec.by else [None]:
             c = colors(key if spec.by else m)
