@@ -26,7 +26,7 @@ STEP = re.compile(r"^step (\d+) / (\d+)$")
 #: acknowledgement takes 0.2-0.4 s, but the CI box shares two cores between Chromium,
 #: pytest, the server's event loop and two training threads (which also share the
 #: GIL with the loop), so the bounds leave room for that load.
-STOP_ACK_S = 2.0
+STOP_ACK_S = 3.0
 STOPPED_S = 10.0
 
 
