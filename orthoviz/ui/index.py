@@ -54,8 +54,12 @@ class Card:
 
 def _notebook(slug: str) -> str:
     folder = Path(__file__).resolve().parents[2] / "notebooks"
-    found = sorted(folder.glob(f"*{slug}.ipynb"))
-    return found[0].name if found else ""
+    # an app of a package with several experiments (deep_cg_train) shares its notebook
+    for name in (slug, slug.rsplit("_", 1)[0]):
+        found = sorted(folder.glob(f"*_{name}.ipynb"))
+        if found:
+            return found[0].name
+    return ""
 
 
 def _experiment(slug: str):
