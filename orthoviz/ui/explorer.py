@@ -10,6 +10,7 @@ the theory of the config on show is computed once per config off the event loop
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 import weakref
@@ -33,6 +34,20 @@ from orthoviz.viz.common import ensure_bokeh, figure_layout
 from orthoviz.viz.spec import views_for
 
 RESTART_DELAY = 0.5  # s: config edits while running restart the run after this quiet time
+
+
+@functools.cache
+def warm_up() -> None:
+    """Once per server process, off the event loop: the first torch optimizer built in
+    a process imports torch._dynamo (measured 1.1 s here), which would otherwise delay
+    the first run's first update by that much."""
+
+    def work():
+        import torch
+
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+
+    threading.Thread(target=work, name="orthoviz-warm-up", daemon=True).start()
 
 
 class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
@@ -156,6 +171,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
                 me.teardown()
 
         pn.state.on_session_destroyed(destroyed)
+        warm_up()
         names = list(user_parameters(self.config))
         pn.state.location.sync(self, ["seed"], on_error=self._url_error)
         pn.state.location.sync(self.config, names, on_error=self._url_error)
