@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from orthoviz.deep_cg.model import flag_channels, network_input
-from orthoviz.deep_cg.solvers import Clock, Iterate, Monitor
+from orthoviz.deep_cg.solvers import Clock, Iterate, Monitor, begin
 
 Direction = Callable[[np.ndarray], np.ndarray]
 
@@ -108,12 +108,10 @@ def dcdm(A, b, direction: Direction | None = None, system=None, depth: int | Non
 
         direction = NetworkDirection(load_network(network, dim=len(system.shape)), system,
                                      device=device)
-    mon = Monitor(A, b, tol, x_true, check_every, clock)
-    x, r, it, maxiter = mon.start(x0, maxiter)
-    yield it
-    if it.converged:
+    begun = yield from begin(Monitor(A, b, tol, x_true, check_every, clock), x0, maxiter)
+    if begun is None:
         return
-    mon.clock.resume()
+    mon, x, r, maxiter = begun
     window: deque = deque(maxlen=depth)  # (p, A p, p.A p) of the kept directions
     for k in range(1, maxiter + 1):
         q = _orthogonalise(np.asarray(direction(r), dtype=np.float64), window)  # 1-2

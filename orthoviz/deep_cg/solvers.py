@@ -141,6 +141,18 @@ class Monitor:
         return r, it
 
 
+
+def begin(mon: Monitor, x0, maxiter: int | None):
+    """The start every solver shares: yield iteration 0 (the initial guess), then return
+    ``(mon, x, r, maxiter)`` with the solver's clock running, or None when the initial
+    guess has already converged. Use as ``begun = yield from begin(...)``."""
+    x, r, it, maxiter = mon.start(x0, maxiter)
+    yield it
+    if it.converged:
+        return None
+    mon.clock.resume()
+    return mon, x, r, maxiter
+
 def pcg(A, b, M: Callable[[np.ndarray], np.ndarray] | None = None, x0=None,
         tol: float = 1e-4, maxiter: int | None = None, x_true=None,
         check_every: int = 10, clock: Clock | None = None) -> Iterator[Iterate]:
@@ -151,12 +163,10 @@ def pcg(A, b, M: Callable[[np.ndarray], np.ndarray] | None = None, x0=None,
     convergence, at ``maxiter`` (default ``10 n``) or when ``p.Ap <= 0``
     (an indefinite matrix or an inconsistent singular system).
     """
-    mon = Monitor(A, b, tol, x_true, check_every, clock)
-    x, r, it, maxiter = mon.start(x0, maxiter)
-    yield it
-    if it.converged:
+    begun = yield from begin(Monitor(A, b, tol, x_true, check_every, clock), x0, maxiter)
+    if begun is None:
         return
-    mon.clock.resume()
+    mon, x, r, maxiter = begun
     z = r.copy() if M is None else M(r)
     p = z.copy()
     rz = float(r @ z)
