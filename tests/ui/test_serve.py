@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,6 +73,57 @@ def test_jupyter_panel_proxy_serves_only_the_apps():
     cfg = yaml.load((ROOT / "jupyter-panel-proxy.yml").read_text(), Loader=yaml.BaseLoader)
     assert cfg["apps"] == ["apps/*.py"]
     assert cfg.get("dev", "") == ""  # a non-empty string would turn autoreload on
+
+
+def _proxy_command(cfg: dict, port: int, prefix: str) -> list[str]:
+    """``panel serve`` as jupyter-panel-proxy 0.2 builds it from its YAML (its README's
+    keys; only those this repository uses, so a new key must be added here first)."""
+    known = {"apps", "dev", "num_threads", "check_unused_sessions",
+             "unused_session_lifetime", "index", "static_dirs"}
+    assert set(cfg) <= known, set(cfg) - known
+    apps = sorted(str(p.relative_to(ROOT)) for a in cfg["apps"] for p in ROOT.glob(a))
+    cmd = [sys.executable, "-m", "panel", "serve", *apps, "--port", str(port),
+           "--prefix", prefix, "--disable-index-redirect",
+           "--allow-websocket-origin", f"127.0.0.1:{port}"]
+    for key in ("num_threads", "check_unused_sessions", "unused_session_lifetime", "index"):
+        if key in cfg:
+            cmd += [f"--{key.replace('_', '-')}", cfg[key]]
+    for value in cfg.get("static_dirs", []):
+        cmd += ["--static-dirs", value]
+    return cmd
+
+
+@pytest.mark.timeout(240)
+def test_binder_panel_index_is_orthovizs_own(tmp_path, free_port, wait_until):
+    """On Binder, /panel is jupyter-panel-proxy's `panel serve`: it must show orthoviz's
+    index (a card per app, thumbnails that load), not Panel's generic page."""
+    yaml = pytest.importorskip("yaml")
+    cfg = yaml.load((ROOT / "jupyter-panel-proxy.yml").read_text(), Loader=yaml.BaseLoader)
+    port, prefix = free_port(), "/user/someone/panel"
+    with open(tmp_path / "proxy.log", "w") as log:
+        proc = subprocess.Popen(_proxy_command(cfg, port, prefix), cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}{prefix}"
+
+        def index():
+            assert proc.poll() is None, (tmp_path / "proxy.log").read_text()[-2000:]
+            try:
+                r = requests.get(f"{base}/", timeout=10)
+            except requests.ConnectionError:
+                return False  # (None would count as met)
+            return r if r.status_code == 200 else False
+
+        html = wait_until(index, timeout=120, interval=0.5).text
+        stems = sorted(p.stem for p in (ROOT / "apps").glob("*.py"))
+        assert sorted(re.findall(r'data-app="([a-z_]+)"', html)) == stems
+        assert "Panel Applications" not in html
+        for s in stems:  # each card's thumbnail resolves under the proxy's prefix
+            r = requests.get(f"{base}/thumbnails/{s}.png", timeout=10)
+            assert r.status_code == 200 and r.headers["content-type"] == "image/png", s
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def test_binder_files():
