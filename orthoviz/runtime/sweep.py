@@ -328,10 +328,13 @@ def run_rows(p: Plan, scheduler: str | None = None, workers: int | None = None,
             share_cores(client)
         if cancel.is_set():
             return
+        # seed by seed: the whole grid's first seed lands first (a live view fills
+        # every cell early; later seeds refine the means)
+        order = sorted(p.todo, key=lambda c: c.seed)
         futures = [client.submit(run_cell, c, str(p.out), p.device,
-                                 key=f"orthoviz-cell-{c.id}", pure=False) for c in p.todo]
+                                 key=f"orthoviz-cell-{c.id}", pure=False) for c in order]
         cancel.bind(lambda: client.cancel(futures))
-        by_key = {f.key: c for f, c in zip(futures, p.todo)}
+        by_key = {f.key: c for f, c in zip(futures, order)}
         last = time.monotonic()
         for fut in as_completed(futures):
             if cancel.is_set() or fut.status == "cancelled":

@@ -50,8 +50,8 @@ class SweepHandle:
                     self._rows.append(row)
         except Exception as e:  # the page shows it in words; the table keeps the done
             self.error = f"{type(e).__name__}: {e}"
-        self.status = ("failed" if self.error else
-                       "cancelled" if self._cancel.is_set() else "finished")
+        cut = self._cancel.is_set() and len(self._rows) < self.total
+        self.status = "failed" if self.error else "cancelled" if cut else "finished"
 
     # -- reading ------------------------------------------------------------------------
     def rows(self) -> list[dict]:

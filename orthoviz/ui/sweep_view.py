@@ -84,20 +84,25 @@ class SweepView(pn.viewable.Viewer):
         names = list(user_parameters(self.cls))
         axes, values, metric, preset = self._defaults()
         w = pn.widgets
+        half = {"width": 190}
         self.preset = w.Select(name="Preset", options=list(self.cls.presets),
-                               value=preset if preset in self.cls.presets else "default")
-        self.axis1 = w.Select(name="Axis 1 (x)", options=names, value=axes[0])
-        self.values1 = w.TextInput(name="Values 1 (comma-separated)", value=values[0])
-        self.axis2 = w.Select(name="Axis 2 (lines, y)", options=names, value=axes[1])
-        self.values2 = w.TextInput(name="Values 2 (comma-separated)", value=values[1])
-        self.seeds = w.IntInput(name="Seeds", value=1, start=1, end=100)
-        self.workers = w.IntInput(name="Workers", value=1, start=1, end=2,
+                               value=preset if preset in self.cls.presets else "default",
+                               **half)
+        self.axis1 = w.Select(name="Axis 1 (x)", options=names, value=axes[0], **half)
+        self.values1 = w.TextInput(name="Values 1 (comma-separated)", value=values[0],
+                                   **half)
+        self.axis2 = w.Select(name="Axis 2 (lines, y)", options=names, value=axes[1],
+                              **half)
+        self.values2 = w.TextInput(name="Values 2 (comma-separated)", value=values[1],
+                                   **half)
+        self.seeds = w.IntInput(name="Seeds", value=1, start=1, end=100, **half)
+        self.workers = w.IntInput(name="Workers", value=1, start=1, end=2, **half,
                                   description="Dask worker processes on this server")
         self.metric = w.Select(name="Metric", options=[metric] if metric else [],
-                               value=metric or None)
+                               value=metric or None, width=390)
         self.start_button = w.Button(name="Start sweep", button_type="primary")
         self.cancel_button = w.Button(name="Cancel", button_type="warning", disabled=True)
-        self.progress = w.Progress(name="cells", value=0, max=1, sizing_mode="stretch_width")
+        self.progress = w.Progress(name="cells", value=0, max=1, width=390)
         self.count = pn.pane.Str("0 / 0 cells")
         self.alert = SafeAlert("", alert_type="secondary", visible=False)
         self.folders = w.Select(name="Sweep folders in the runs directory", options={})

@@ -102,8 +102,16 @@ def heat_data(df: pd.DataFrame, ax: Axes) -> pd.DataFrame:
     return ds.aggregate(kd, function=np.mean).dframe()
 
 
+def _order(col: pd.Series) -> pd.Series:
+    """Sort key: numbers by value, anything else as text."""
+    num = pd.to_numeric(col, errors="coerce")
+    return num if num.notna().all() else col.astype(str)
+
+
 def _heat(data: pd.DataFrame, ax: Axes, title: str, clim) -> hv.HeatMap:
     logz = ax.logy is True and clim[0] > 0
+    # categorical axes in numeric order: one equal cell per grid value
+    data = data.sort_values([ax.A1, ax.A2], key=_order).astype({ax.A1: str, ax.A2: str})
     return hv.HeatMap(data, [ax.A1, ax.A2], ax.metric).opts(
         title=title, colorbar=True, cmap="viridis", tools=["hover"], clim=clim, logz=logz,
         responsive=True, height=HEIGHT, framewise=True)
@@ -151,6 +159,14 @@ def curves(df: pd.DataFrame, ax: Axes, theory: pd.DataFrame | None = None,
             color=colors(key), line_dash="dotted", line_width=1.5))
     keys = cv.line_keys(df, spec) + [k for k in (marks or {}) if k not in set(
         cv.line_keys(df, spec))]
+    if ax.a2 and not df.empty:  # a marker per mean: a line of one point shows too
+        means = hv.Dataset(df, [ax.X, ax.A2, SEED], ax.metric).aggregate(
+            [ax.X, ax.A2], function=np.mean).dframe()
+        for key, g in means.groupby(ax.A2, sort=False):
+            g = g[g[ax.metric] > 0] if logy else g
+            label = cv._label(spec, ax.metric, key)  # the line's: one legend entry
+            elements.append(hv.Scatter(g, ax.X, ax.metric, label=label).opts(
+                color=colors(key), size=7))
     with warnings.catch_warnings():  # one seed: no standard error (the band is empty)
         warnings.filterwarnings("ignore", "One or more sample arguments is too small")
         return cv.overlay(df, spec, None, elements, logy, colors,
