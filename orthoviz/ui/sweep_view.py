@@ -13,7 +13,6 @@ of its own. Figures: :mod:`orthoviz.viz.sweep`.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from pathlib import Path
@@ -23,26 +22,24 @@ import param
 
 from orthoviz.runtime.errors import ConfigError
 from orthoviz.runtime.params import user_parameters
-from orthoviz.runtime.rundir import inside
-from orthoviz.runtime.sweep import parse_grid, read_table
+from orthoviz.runtime.sweep import parse_grid
 from orthoviz.runtime.sweep_handle import start_sweep
+from orthoviz.ui.plots import LivePane
+from orthoviz.ui.sweep_folders import SweepFolders
 from orthoviz.ui.text import SafeAlert
 from orthoviz.viz import sweep as sv
 from orthoviz.viz.common import ensure_bokeh, placeholder
 from orthoviz.viz.curves import finite
-from orthoviz.viz.spec import views_for
+from orthoviz.viz.spec import Pane, ViewState, views_for
 
-PUMP_MS = 500  # rows arrive per cell (seconds apart): two refreshes a second suffice
+PUMP_MS = 500  # rows arrive per cell (seconds apart): two polls a second suffice
+MAX_HZ = 1.0  # redraws a second at most (a 5 x 5 grid's figures cost ~0.3 s to build)
 SWEEPS = "sweeps"  # <runs_root>/sweeps/<experiment>-<time>/ for sweeps started here
 #: columns of the table that are not final scalars (never offered as the metric)
 NOT_METRICS = {"cell", "seed", "status", "message", "run_dir", "wall_time_s"}
 
 
-def _text(values) -> str:
-    return ", ".join(str(v) for v in values)
-
-
-class SweepView(pn.viewable.Viewer):
+class SweepView(SweepFolders, pn.viewable.Viewer):
     """A sweep of one experiment: controls, progress, heatmap and curves.
 
     ``on_loop(fn)`` runs ``fn`` on the session's event loop and ``holding()`` batches
@@ -64,7 +61,9 @@ class SweepView(pn.viewable.Viewer):
         self.rows: list[dict] = []
         self.grid: dict[str, list] = {}
         self.preset_used = ""
-        self._theory, self._marks = None, {}
+        self._theory, self._marks, self._keys = None, {}, []
+        self._theory_done = threading.Event()
+        self._theory_done.set()  # no theory pending
         self._cb = None
         ensure_bokeh()
         self._build()
@@ -110,14 +109,16 @@ class SweepView(pn.viewable.Viewer):
         self.path = w.TextInput(name="…or a sweep folder path",
                                 placeholder=f"{self.runs_root}/{SWEEPS}/<name>")
         self.open_button = w.Button(name="Open sweep")
-        self.heat = pn.pane.HoloViews(placeholder("start a sweep or open one", "Heatmap"),
-                                      sizing_mode="stretch_width")
-        self.lines = pn.pane.HoloViews(placeholder("", "Curves"), sizing_mode="stretch_width")
+        # live panes (a Pipe per pane: later rows update the Bokeh data in place)
+        self.heat_live = LivePane(Pane("Heatmap", self._heat_of), max_hz=MAX_HZ)
+        self.lines_live = LivePane(Pane("Curves", self._lines_of), max_hz=MAX_HZ)
+        self.heat, self.lines = self.heat_live.pane, self.lines_live.pane
+        self._reset_plots("start a sweep or open one")
         self.start_button.on_click(lambda e: self._on_loop(self.start))
         self.cancel_button.on_click(lambda e: self._on_loop(self.cancel))
         self.open_button.on_click(lambda e: self._on_loop(self._open_clicked))
         self.refresh_button.on_click(lambda e: self.refresh_folders())
-        self.metric.param.watch(lambda e: self._on_loop(self.draw), "value")
+        self.metric.param.watch(lambda e: self._on_loop(self._redraw), "value")
         self.refresh_folders()
         grid = pn.Column(self.preset, pn.Row(self.axis1, self.values1),
                          pn.Row(self.axis2, self.values2), pn.Row(self.seeds, self.workers),
@@ -127,10 +128,10 @@ class SweepView(pn.viewable.Viewer):
                          self.open_button, title="Open a sweep folder", collapsed=True,
                          sizing_mode="stretch_width")
         self.layout = pn.Column(
-            pn.Row(pn.Column(grid, opened, width=420), pn.Column(self.alert, self.heat,
-                                                                 sizing_mode="stretch_width"),
+            pn.Row(pn.Column(grid, opened, width=420),
+                   pn.Column(self.alert, self.heat_live.panel, sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
-            self.lines, sizing_mode="stretch_width")
+            self.lines_live.panel, sizing_mode="stretch_width")
 
     def __panel__(self):
         return self.layout
@@ -164,13 +165,14 @@ class SweepView(pn.viewable.Viewer):
         self.rows = handle.rows()
         self.status = "running"
         self._theory, self._marks = None, {}
+        self._keys = self._line_keys()
         self._start_theory()
         with self._holding():
             self._say(f"running {handle.total} cells into {handle.out} (the Dask cluster "
                       "takes a few seconds to start)", "info")
             self.start_button.disabled, self.cancel_button.disabled = True, False
             self._show_progress()
-            self.draw()
+            self._reset_plots("the heatmap fills in as cells finish")
         self._start_pump()
         return True
 
@@ -189,21 +191,22 @@ class SweepView(pn.viewable.Viewer):
 
     def refresh(self) -> bool:
         """Take the rows finished since the last call and redraw; True when the sweep
-        has ended and everything is drawn."""
+        (or the opened folder) is drawn in full, its theory included."""
         h = self.handle
-        if h is None:
-            return True
-        ended = h.done  # read before draining: the rows drained then include the last
-        new = h.drain()
-        if new or ended or self._theory_ready:
-            self.rows = h.rows()
-            self._theory_ready = False
-            with self._holding():
+        ended = h is None or h.done  # read before draining: that drain has the last rows
+        new = h.drain() if h is not None else []
+        with self._holding():
+            if new or (h is not None and ended):
+                self.rows = h.rows()
                 self._show_progress()
-                self.draw()
-                if ended:
-                    self._finish(h)
-        return ended
+            if self._theory_ready:  # new lines and a second heatmap: new plots
+                self._theory_ready = False
+                self._redraw()
+            else:  # at most MAX_HZ, the last rows always (force)
+                self.draw(force=ended)
+            if h is not None and ended and self.status in ("running", "cancelling"):
+                self._finish(h)
+        return ended and self._theory_done.is_set()
 
     def _finish(self, h) -> None:
         self.status = h.status
@@ -242,7 +245,6 @@ class SweepView(pn.viewable.Viewer):
 
     # -- theory ---------------------------------------------------------------------------
     _theory_ready = False
-    _theory_done = threading.Event()
 
     def _start_theory(self) -> None:
         """The theory of every cell config, computed on a thread (it runs the
@@ -255,8 +257,9 @@ class SweepView(pn.viewable.Viewer):
                 got = sv.theory_table(self.cls, preset, grid, self.spec, ax)
             except Exception:  # no theory for this grid: the data still draws
                 got = (None, {})
-            self._theory, self._marks = got
-            self._theory_ready = True
+            if done is self._theory_done:  # not superseded by a newer sweep
+                self._theory, self._marks = got
+                self._theory_ready = True
             done.set()
 
         threading.Thread(target=work, name="orthoviz-sweep-theory", daemon=True).start()
@@ -265,7 +268,7 @@ class SweepView(pn.viewable.Viewer):
         """(Tests, notebooks) wait until the theory thread has delivered, then draw."""
         ok = self._theory_done.wait(timeout)
         self._theory_ready = False
-        self.draw()
+        self._redraw()
         return ok
 
     # -- drawing --------------------------------------------------------------------------
@@ -286,8 +289,43 @@ class SweepView(pn.viewable.Viewer):
     def frame(self):
         return sv.frame(self.rows, self.axes())
 
-    def draw(self) -> None:
-        """Redraw the heatmap and curves from the rows so far."""
+    def _line_keys(self) -> list:
+        """The second axis's values as the table holds them (parsed by the experiment),
+        so every line has its glyphs from the first frame on."""
+        ax = self.axes()
+        if not ax.a2 or ax.a2 not in self.grid:
+            return []
+        try:
+            base = self.cls.from_preset(self.preset_used or "default")
+            return list(dict.fromkeys(sv.scalar(getattr(base.set(**{ax.a2: v}), ax.a2))
+                                      for v in self.grid[ax.a2]))
+        except (ConfigError, KeyError, TypeError, ValueError):
+            return []
+
+    def _state(self) -> ViewState:
+        ax = self.axes()
+        theory = self._theory if self._theory is not None and ax.metric in self._theory \
+            else None
+        return ViewState(ax, {"table": theory, "marks": self._marks, "keys": self._keys},
+                         {}, self.rows)
+
+    @staticmethod
+    def _heat_of(state: ViewState):
+        return sv.heatmap(sv.frame(state.rows, state.config), state.config,
+                          state.theory["table"])
+
+    @staticmethod
+    def _lines_of(state: ViewState):
+        t = state.theory
+        return sv.curves(sv.frame(state.rows, state.config), state.config, t["table"],
+                         t["marks"], t["keys"])
+
+    def figures(self):
+        """(heatmap, curves) of the rows so far, as static HoloViews objects."""
+        state = self._state()
+        return self._heat_of(state), self._lines_of(state)
+
+    def _sync_metrics(self) -> None:
         metrics = self._metrics()
         if metrics and self.metric.value not in metrics:
             with param.parameterized.discard_events(self.metric):
@@ -295,97 +333,24 @@ class SweepView(pn.viewable.Viewer):
                 self.metric.value = metrics[0]
         elif metrics and metrics != list(self.metric.options):
             self.metric.options = metrics
-        ax = self.axes()
-        if not ax.metric:
+
+    def draw(self, force: bool = False) -> None:
+        """Send the rows so far to the live panes (at most MAX_HZ unless ``force``)."""
+        self._sync_metrics()
+        if not self.axes().metric or not self.rows:
             return
-        df = sv.frame(self.rows, ax)
-        theory = self._theory if self._theory is not None and ax.metric in self._theory \
-            else None
-        self.heat.object = sv.heatmap(df, ax, theory)
-        self.lines.object = sv.curves(df, ax, theory, self._marks)
+        state = self._state()
+        sig = (len(self.rows), state.config.metric, self._plots_version)
+        self.heat_live.send(state, sig, force=force)
+        self.lines_live.send(state, sig, force=force)
 
-    # -- sweep folders ---------------------------------------------------------------------
-    def refresh_folders(self) -> None:
-        root = Path(self.runs_root)
-        found = sorted({p.parent for pat in ("*/sweep.json", "*/*/sweep.json")
-                        for p in root.glob(pat)}) if root.is_dir() else []
-        mine = [p for p in found if self._experiment_of(p) == self.cls.key]
-        self.folders.options = {str(p.relative_to(root)): str(p) for p in mine}
+    def _reset_plots(self, text: str) -> None:
+        """New plots for a new sweep, metric or theory (new lines, a second heatmap)."""
+        self._plots_version = getattr(self, "_plots_version", 0) + 1
+        for live, title in ((self.heat_live, "Heatmap"), (self.lines_live, "Curves")):
+            live.clear()
+            live.pane.object = placeholder(text, title)
 
-    @staticmethod
-    def _experiment_of(folder: Path) -> str | None:
-        try:
-            return json.loads((folder / "sweep.json").read_text()).get("experiment")
-        except (OSError, ValueError, AttributeError):
-            return None
-
-    def _open_clicked(self) -> None:
-        target = self.path.value.strip() or self.folders.value
-        if not target:
-            self._say("choose a sweep folder or type its path", "warning")
-            return
-        self.open_sweep(target)
-
-    def open_sweep(self, path: str | Path) -> bool:
-        """Draw a finished or partial sweep folder. Only folders inside ``runs_root``
-        open; a relative path is tried from the working folder, then ``runs_root``."""
-        if self.handle is not None and not self.handle.done:
-            self._say("a sweep is running: cancel it first", "warning")
-            return False
-        target = Path(path)
-        if not target.is_absolute() and not target.exists():
-            target = Path(self.runs_root) / target
-        if not inside(target, self.runs_root):
-            self._say(f"cannot open {path}: not inside the runs directory "
-                      f"{self.runs_root}", "danger")
-            return False
-        try:
-            meta = json.loads((target / "sweep.json").read_text())
-            table = read_table(target)
-        except (OSError, ValueError) as e:
-            self._say(f"cannot open {path}: {e}", "danger")
-            return False
-        if meta.get("experiment") != self.cls.key:
-            self._say(f"{path} is a sweep of {meta.get('experiment')}", "danger")
-            return False
-        self.handle, self.grid = None, {k: list(v) for k, v in meta.get("grid", {}).items()}
-        self.preset_used = str(meta.get("preset", "default"))
-        self.rows = table.to_dict("records")
-        with self._holding():
-            keys = list(self.grid)
-            if keys:
-                self.axis1.value = keys[0]
-                self.values1.value = _text(self.grid[keys[0]])
-            if len(keys) > 1:
-                self.axis2.value = keys[1]
-                self.values2.value = _text(self.grid[keys[1]])
-            n = len(meta.get("cells", []))
-            self.progress.max = max(n, 1)
-            self.progress.value = min(len(self.rows), self.progress.max)
-            self.count.object = f"{len(self.rows)} / {n} cells"
-            self.status = "opened"
-            self._say(f"opened {target}: {len(self.rows)} of {n} cells done", "success")
-            self._theory, self._marks = None, {}
-            self.draw()
-        if keys:
-            self._start_theory()
-            self._start_pump_theory()
-        return True
-
-    def _start_pump_theory(self) -> None:
-        """An opened sweep: one refresh when its theory has arrived (served)."""
-        doc = pn.state.curdoc
-        if doc is None or doc.session_context is None:
-            return
-        self._stop_pump()
-
-        def tick():
-            def on_loop():
-                if self._theory_ready:
-                    self._theory_ready = False
-                    with self._holding():
-                        self.draw()
-                    self._stop_pump()
-            self._on_loop(on_loop)
-
-        self._cb = pn.state.add_periodic_callback(tick, period=PUMP_MS)
+    def _redraw(self) -> None:
+        self._reset_plots("drawing…")
+        self.draw(force=True)

@@ -138,9 +138,10 @@ def heatmap(df: pd.DataFrame, ax: Axes, theory: pd.DataFrame | None = None):
 
 
 def curves(df: pd.DataFrame, ax: Axes, theory: pd.DataFrame | None = None,
-           marks: Mapping[Any, float] | None = None) -> hv.Overlay:
+           marks: Mapping[Any, float] | None = None, keys: list | None = None) -> hv.Overlay:
     """The metric against the x column, one line per a2 value (mean ± SE over seeds),
-    the theory dashed in the same colours, and a dotted mark per a2 value."""
+    the theory dashed in the same colours, and a dotted mark per a2 value. ``keys``:
+    every a2 value of the grid (a live plot keeps the same glyphs in every frame)."""
     spec = Curves(f"{ax.metric} vs {ax.X}", [ax.metric], x=ax.X, by=ax.A2,
                   reduce=SEED, logx=ax.logx, logy=ax.logy,
                   theory={ax.metric: THEORY} if theory is not None else {})
@@ -157,12 +158,14 @@ def curves(df: pd.DataFrame, ax: Axes, theory: pd.DataFrame | None = None,
         name = f"{ax.A2}={key}" if ax.a2 else ""
         elements.append(hv.VLine(float(x), label=f"{name} ({x:.3g})".strip()).opts(
             color=colors(key), line_dash="dotted", line_width=1.5))
-    keys = cv.line_keys(df, spec) + [k for k in (marks or {}) if k not in set(
-        cv.line_keys(df, spec))]
-    if ax.a2 and not df.empty:  # a marker per mean: a line of one point shows too
-        means = hv.Dataset(df, [ax.X, ax.A2, SEED], ax.metric).aggregate(
-            [ax.X, ax.A2], function=np.mean).dframe()
-        for key, g in means.groupby(ax.A2, sort=False):
+    keys = list(dict.fromkeys([*(keys or []), *cv.line_keys(df, spec), *(marks or {})]))
+    if ax.a2:  # a marker per mean: a line of one point shows too
+        means = pd.DataFrame(columns=[ax.X, ax.A2, ax.metric]) if df.empty else hv.Dataset(
+            df, [ax.X, ax.A2, SEED], ax.metric).aggregate([ax.X, ax.A2],
+                                                          function=np.mean).dframe()
+        groups = dict(iter(means.groupby(ax.A2, sort=False)))
+        for key in keys:
+            g = groups.get(key, means.iloc[0:0])
             g = g[g[ax.metric] > 0] if logy else g
             label = cv._label(spec, ax.metric, key)  # the line's: one legend entry
             elements.append(hv.Scatter(g, ax.X, ax.metric, label=label).opts(
@@ -175,8 +178,9 @@ def curves(df: pd.DataFrame, ax: Axes, theory: pd.DataFrame | None = None,
 
 def theory_table(cls, preset: str, grid: Mapping[str, list], spec: SweepSpec | None,
                  ax: Axes) -> tuple[pd.DataFrame | None, dict]:
-    """The theory of every (a1, a2) cell config (``spec.theory``) and the mark of every
-    a2 value (``spec.mark``). Runs the experiment's theory: call it off the event loop."""
+    """The theory of every (a1, a2) cell config (``spec.theory``: a column per metric
+    it predicts) and the mark of every a2 value (``spec.mark``). Runs the experiment's
+    theory: call it off the event loop."""
     if spec is None or (spec.theory is None and spec.mark is None):
         return None, {}
     rest = {k: v[0] for k, v in grid.items() if k not in (ax.a1, ax.a2)}
@@ -189,8 +193,6 @@ def theory_table(cls, preset: str, grid: Mapping[str, list], spec: SweepSpec | N
         if spec.mark is not None:
             marks[key] = spec.mark(exp)
         if spec.theory is not None and ax.x is None:
-            got = spec.theory(exp)
-            if ax.metric in got:
-                rows.append({ax.A1: scalar(getattr(exp, ax.a1)),
-                             **({ax.A2: key} if ax.a2 else {}), ax.metric: got[ax.metric]})
+            rows.append({ax.A1: scalar(getattr(exp, ax.a1)),
+                         **({ax.A2: key} if ax.a2 else {}), **spec.theory(exp)})
     return (pd.DataFrame(rows) if rows else None), marks

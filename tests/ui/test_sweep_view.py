@@ -127,13 +127,14 @@ def test_a_cli_sweep_folder_opens_in_the_view(tmp_path):
     table = read_table(out)
     table["k"] = table["sweep_values"].str.strip("[]").astype(int)
     want = table.groupby(["n", "k"])["test_risk_best"].mean()
-    heat = v.heat.object
+    heat, lines = v.figures()
     assert isinstance(heat, hv.Layout)  # the measured heatmap and the theory's
     drawn = heat[0].dframe().astype({"n": int, "k": int})  # categorical axes: text
     measured = drawn.set_index(["n", "k"])["test_risk_best"]
     pd.testing.assert_series_equal(measured.sort_index(), want.sort_index(),
                                    check_names=False, rtol=1e-12)
-    assert not is_placeholder(v.lines.object)
+    assert not is_placeholder(lines)
+    assert not is_placeholder(v.heat.object) and not is_placeholder(v.lines.object)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "sweep.json").write_text((out / "sweep.json").read_text())
