@@ -64,6 +64,7 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
         self._theory, self._marks, self._keys = None, {}, []
         self._theory_done = threading.Event()
         self._theory_done.set()  # no theory pending
+        self._last_draw, self._draw_cost = 0.0, 0.0
         self._cb = None
         ensure_bokeh()
         self._build()
@@ -202,8 +203,13 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
             if self._theory_ready:  # new lines and a second heatmap: new plots
                 self._theory_ready = False
                 self._redraw()
-            else:  # at most MAX_HZ, the last rows always (force)
+            elif ended or time.monotonic() - self._last_draw >= 2.0 * self._draw_cost:
+                # adaptive pacing, as the run pump: the loop stays two-thirds free for
+                # clicks (Cancel) and other sessions; the last rows are always drawn
+                t0 = time.monotonic()
                 self.draw(force=ended)
+                self._last_draw = time.monotonic()
+                self._draw_cost = self._last_draw - t0
             if h is not None and ended and self.status in ("running", "cancelling"):
                 self._finish(h)
         return ended and self._theory_done.is_set()
