@@ -206,25 +206,9 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _grid(items: list[str]) -> dict[str, list[str]]:
-    """``--grid key=v1,v2`` items as {key: [text, ...]}; a value that starts with ``[``
-    is one JSON list (a list parameter), and repeating a key adds values."""
-    grid: dict[str, list[str]] = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError("--grid", item, "KEY=V1,V2,...")
-        k, v = item.split("=", 1)
-        values = [x.strip() for x in v.split(",") if x.strip()] if not v.strip().startswith(
-            "[") else [v.strip()]
-        if not values:
-            raise ConfigError(k.strip(), v, "one value or more, separated by commas")
-        grid.setdefault(k.strip(), []).extend(values)
-    return grid
-
-
 def cmd_sweep(args) -> int:
     from orthoviz.runtime.params import to_jsonable
-    from orthoviz.runtime.sweep import sweep
+    from orthoviz.runtime.sweep import parse_grid, sweep
 
     if args.seeds < 1:
         raise ConfigError("--seeds", args.seeds, "an integer >= 1")
@@ -239,7 +223,7 @@ def cmd_sweep(args) -> int:
     old = signal.signal(signal.SIGTERM, on_signal)
     t0 = time.perf_counter()
     try:
-        df = sweep(args.experiment, preset=args.preset, grid=_grid(args.grid),
+        df = sweep(args.experiment, preset=args.preset, grid=parse_grid(args.grid),
                    seeds=args.seeds, scheduler=args.scheduler, workers=args.workers,
                    out=args.out, device=args.device, progress=not args.no_progress)
     except KeyboardInterrupt:

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from orthoviz.runtime.cells import (
     read_cell,
     run_cell,
 )
+from orthoviz.runtime.errors import ConfigError
 from orthoviz.runtime.params import to_jsonable
 from orthoviz.runtime.store import _atomic_write, _write_json
 from orthoviz.runtime.threads import cores
@@ -140,6 +144,100 @@ def share_cores(client) -> dict[str, int]:
     return caps
 
 
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """``key=v1,v2`` items as {key: [text, ...]}; a value that starts with ``[`` is one
+    JSON list (a list parameter), and repeating a key adds values."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError("--grid", item, "KEY=V1,V2,...")
+        k, v = item.split("=", 1)
+        values = [x.strip() for x in v.split(",") if x.strip()] if not v.strip().startswith(
+            "[") else [v.strip()]
+        if not values:
+            raise ConfigError(k.strip(), v, "one value or more, separated by commas")
+        grid.setdefault(k.strip(), []).extend(values)
+    return grid
+
+
+@dataclass
+class Plan:
+    """A validated sweep: its cells (grid order), the rows already done (cell id ->
+    row) and the cells still to run."""
+
+    out: Path
+    cells: list[Cell]
+    rows: dict[str, dict]
+    todo: list[Cell]
+    device: str = "cpu"
+
+    @property
+    def path(self) -> Path:
+        return table_path(self.out)
+
+    def table(self):
+        """The rows done so far, in grid order, as a DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([self.rows[c.id] for c in self.cells if c.id in self.rows])
+
+
+class Cancel:
+    """A cancel flag for :func:`run_rows`, settable from any thread: setting it also
+    cancels the loop's pending futures, which wakes the loop at once."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._set = False
+        self._hooks: list = []
+
+    def set(self) -> None:
+        with self._lock:
+            self._set, hooks = True, list(self._hooks)
+        for hook in hooks:
+            hook()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def bind(self, hook) -> None:
+        """Call ``hook`` on :meth:`set` (at once when already set)."""
+        with self._lock:
+            if not self._set:
+                self._hooks.append(hook)
+                return
+        hook()
+
+
+def prepare(experiment, preset: str = "default", grid: dict[str, list] | None = None,
+            seeds: int | list[int] = 1, out: str | os.PathLike = "sweeps",
+            device: str = "cpu") -> Plan:
+    """Validate the grid (ConfigError before anything is written), write ``sweep.json``
+    and collect the cells the table or the cell folders already hold."""
+    cls = _experiment_class(experiment)
+    cells = plan(cls, preset, dict(grid or {}), seeds, device)  # raises before any work
+    out = Path(out).resolve()
+    (out / "cells").mkdir(parents=True, exist_ok=True)
+    clean_temporary(out)
+    _write_json(out / "sweep.json", {
+        "experiment": cls.key, "preset": preset, "grid": to_jsonable(dict(grid or {})),
+        "seeds": sorted({c.seed for c in cells}), "device": device,
+        "cells": [c.id for c in cells]})
+    old = read_table(out)
+    rows: dict[str, dict] = {}
+    if len(old):
+        for r in old.to_dict("records"):
+            if r.get("status") in DONE:
+                rows[str(r["cell"])] = {k: v for k, v in r.items() if not _missing(v)}
+    todo: list[Cell] = []
+    for c in cells:  # a folder finished after the table's last write counts as done
+        if c.id not in rows and (row := read_cell(out / "cells" / c.id, c)) is not None:
+            rows[c.id] = row
+        if c.id not in rows:
+            todo.append(c)
+    return Plan(out, cells, rows, todo, device)
+
+
 def sweep(
     experiment,
     preset: str = "default",
@@ -191,35 +289,17 @@ def sweep(
     KeyboardInterrupt
         After cancelling the pending cells and writing the table of those done.
     """
-    import pandas as pd
+    from tqdm.auto import tqdm  # a widget bar in notebooks, text on a terminal
 
-    cls = _experiment_class(experiment)
-    cells = plan(cls, preset, dict(grid or {}), seeds, device)  # raises before any work
-    out = Path(out).resolve()
-    (out / "cells").mkdir(parents=True, exist_ok=True)
-    clean_temporary(out)
-    _write_json(out / "sweep.json", {
-        "experiment": cls.key, "preset": preset, "grid": to_jsonable(dict(grid or {})),
-        "seeds": sorted({c.seed for c in cells}), "device": device,
-        "cells": [c.id for c in cells]})
-    old = read_table(out)
-    rows: dict[str, dict] = {}
-    if len(old):
-        for r in old.to_dict("records"):
-            if r.get("status") in DONE:
-                rows[str(r["cell"])] = {k: v for k, v in r.items() if not _missing(v)}
-    todo: list[Cell] = []
-    for c in cells:  # a folder finished after the table's last write counts as done
-        if c.id not in rows and (row := read_cell(out / "cells" / c.id, c)) is not None:
-            rows[c.id] = row
-        if c.id not in rows:
-            todo.append(c)
-    path = table_path(out)
-    if todo:
-        _run(todo, rows, path, str(out), device, scheduler, workers, progress, len(cells))
-    _write_table(path, list(rows.values()))
-    df = pd.DataFrame([rows[c.id] for c in cells if c.id in rows])
-    df.attrs.update(submitted=len(todo), skipped=len(cells) - len(todo), table=str(path))
+    p = prepare(experiment, preset, grid, seeds, out, device)
+    total, todo = len(p.cells), len(p.todo)
+    with tqdm(total=total, initial=total - todo, desc="cells", unit="cell",
+              file=sys.stderr, disable=not progress) as bar:
+        for _ in run_rows(p, scheduler, workers):
+            bar.update(1)
+    _write_table(p.path, list(p.rows.values()))
+    df = p.table()
+    df.attrs.update(submitted=todo, skipped=total - todo, table=str(p.path))
     return df
 
 
@@ -227,39 +307,57 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v)
 
 
-def _run(todo, rows, path, out, device, scheduler, workers, progress, total) -> None:
+def run_rows(p: Plan, scheduler: str | None = None, workers: int | None = None,
+             cancel: Cancel | None = None) -> Iterator[dict]:
+    """Run ``p.todo`` on Dask and yield each cell's row as it finishes (also kept in
+    ``p.rows``; the table is rewritten every WRITE_EVERY seconds and at the end).
+
+    Ending early (``cancel`` set, Ctrl-C, or the generator closed) cancels the pending
+    cells, writes the table of those done and closes the client and its LocalCluster;
+    a later :func:`sweep` of the same grid runs only the rest.
+    """
+    if not p.todo:
+        return
     from distributed import as_completed
-    from tqdm.auto import tqdm  # a widget bar in notebooks, text on a terminal
 
     client, cluster = _client(scheduler, workers)
-    bar = tqdm(total=total, initial=total - len(todo), desc="cells", unit="cell",
-               file=sys.stderr, disable=not progress)
-    futures = []
+    futures: list = []
+    cancel = cancel or Cancel()
     try:
         if cluster is None:  # a LocalCluster's workers got their share at spawn
             share_cores(client)
-        futures = [client.submit(run_cell, c, out, device, key=f"orthoviz-cell-{c.id}",
-                                 pure=False) for c in todo]
-        by_key = {f.key: c for f, c in zip(futures, todo)}
+        if cancel.is_set():
+            return
+        # seed by seed: the whole grid's first seed lands first (a live view fills
+        # every cell early; later seeds refine the means)
+        order = sorted(p.todo, key=lambda c: c.seed)
+        futures = [client.submit(run_cell, c, str(p.out), p.device,
+                                 key=f"orthoviz-cell-{c.id}", pure=False) for c in order]
+        cancel.bind(lambda: client.cancel(futures))
+        by_key = {f.key: c for f, c in zip(futures, order)}
         last = time.monotonic()
         for fut in as_completed(futures):
+            if cancel.is_set() or fut.status == "cancelled":
+                break
             cell = by_key[fut.key]
             if fut.status == "finished":
-                rows[cell.id] = fut.result()
+                row = fut.result()
             else:  # the task itself raised or its workers kept dying (KilledWorker)
                 exc = fut.exception()
-                rows[cell.id] = error_row(cell, f"{type(exc).__name__}: {exc}")
+                row = error_row(cell, f"{type(exc).__name__}: {exc}")
+            p.rows[cell.id] = row
             fut.release()
-            bar.update(1)
             if time.monotonic() - last >= WRITE_EVERY:
-                _write_table(path, list(rows.values()))
+                _write_table(p.path, list(p.rows.values()))
                 last = time.monotonic()
-    except KeyboardInterrupt:
-        client.cancel(futures)  # pending cells never start; the table keeps the done
-        _write_table(path, list(rows.values()))
+            yield row
+    except BaseException:  # Ctrl-C, or the consumer closed us: pending cells never start
+        client.cancel(futures)
         raise
     finally:
-        bar.close()
+        if cancel.is_set():
+            client.cancel(futures)
+        _write_table(p.path, list(p.rows.values()))  # the table keeps the done cells
         client.close()
         if cluster is not None:
             cluster.close()

@@ -28,6 +28,7 @@ from orthoviz.ui.files import FilesPanel
 from orthoviz.ui.plots import LiveCurves, LivePane
 from orthoviz.ui.runs import RunFilesMixin
 from orthoviz.ui.stream import StreamingMixin
+from orthoviz.ui.sweep_view import SweepView
 from orthoviz.ui.text import SafeAlert, bullet_text
 from orthoviz.ui.theory import TheoryMixin
 from orthoviz.viz.common import ensure_bokeh, figure_layout
@@ -140,9 +141,14 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         intro = self.views.intro or f"# {self.experiment_cls.title or self.experiment_cls.key}"
         self.intro = pn.pane.Markdown(intro, sizing_mode="stretch_width")
         plots = [x.panel for x in self.curves] + [x.panel for x in self.panes]
-        self.main = pn.Column(self.intro, self.notes,
-                              pn.GridBox(*plots, ncols=2, sizing_mode="stretch_width"),
-                              sizing_mode="stretch_width")
+        self.run_tab = pn.Column(self.intro, self.notes,
+                                 pn.GridBox(*plots, ncols=2, sizing_mode="stretch_width"),
+                                 sizing_mode="stretch_width")
+        self.sweep_view = SweepView(self.experiment_cls, self.runs_root, self._on_loop,
+                                    self._holding)
+        # dynamic: the Sweep tab's plots are built when it is first shown
+        self.main = pn.Tabs(("Run", self.run_tab), ("Sweep", self.sweep_view),
+                            dynamic=True, sizing_mode="stretch_width")
         runs, files = self.files.panels()
         self.sidebar = pn.Column(
             c.panel(),
@@ -338,6 +344,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
     def teardown(self) -> None:
         """Stop everything this explorer started (the session ended)."""
         self._cancel_restart()
+        self.sweep_view.teardown()
         if self._pump_cb is not None:
             self._pump_cb.stop()
         if self.runner is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from orthoviz.viz.curves import CURVE_HEIGHT, PALETTE
-from orthoviz.viz.spec import Curves, Pane, Views, ViewState
+from orthoviz.viz.spec import Curves, Pane, SweepSpec, Views, ViewState
 
 
 def _arrays(state: ViewState, *keys: str):
@@ -132,6 +132,15 @@ def about_target(state: ViewState):
     return hv.Div("<br>".join(lines)).opts(height=130, sizing_mode="stretch_width")
 
 
+def _dk(cfg) -> float:
+    return float(cfg.d**cfg.k)
+
+
+#: a grid over (n / d^k, d): test loss against the run's n, one line per d, d^k marked
+SWEEP = SweepSpec(axes=("n_over_dk", "d"), values=("0.5, 1, 4", "6, 8"),
+                  metric="three_layer_test_loss", labels={"coord_n": "n"}, x="coord_n",
+                  logx=True, logy=True, mark=_dk, mark_label="d^k")
+
 VIEWS = Views(
     curves=[
         Curves("Test loss vs n (dashed: kernel plateau, n = d^k)", ["test_loss"], x="n",
@@ -173,4 +182,5 @@ VIEWS = Views(
            "feature scatter collapsing to a line. With g = z² − 1 (failure_g_even) "
            "E[g′(Z)] = 0 and nothing is learned; with g = z + z² (stein_bias) the "
            "alignment stops below 1."),
+    sweep=SWEEP,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from orthoviz.viz.spec import Curves, Pane, Views, ViewState
+from orthoviz.viz.spec import Curves, Pane, SweepSpec, Views, ViewState
 
 
 def _sweep(cfg) -> str:
@@ -77,6 +77,17 @@ def dataset_spectrum(state: ViewState):
                                          responsive=True, height=340)
 
 
+def best_risk_theory(cfg) -> dict[str, float]:
+    """The eigenframework's test risk at the config's (n, k), at the best of its ridges
+    (what a run's ``test_risk_best`` measures)."""
+    return {"test_risk_best": float(np.nanmin(cfg.theory()["context"]["theory_test"]))}
+
+
+#: a grid over (n, k): each cell's inner sweep is the one k in ``sweep_values``
+SWEEP = SweepSpec(axes=("n", "sweep_values"), values=("16, 32, 64", "8, 32, 128"),
+                  metric="test_risk_best", labels={"sweep_values": "k"}, logx=True,
+                  logy=True, theory=best_risk_theory)
+
 VIEWS = Views(
     curves=[
         Curves("Test risk vs the swept size (dashed: theory; black: optimal ridge)",
@@ -109,4 +120,5 @@ VIEWS = Views(
            "regression with n samples, k features and ridge δ (K + δI). At the optimal "
            "ridge the test risk never increases with k or n; when β ≈ α the optimum "
            "nearly interpolates (train error ≪ test error)."),
+    sweep=SWEEP,
 )

@@ -85,10 +85,49 @@ class Pane:
 
 
 @dataclass
+class SweepSpec:
+    """What the explorer's sweep view offers first for an experiment (every grid key and
+    metric stays selectable).
+
+    Parameters
+    ----------
+    axes, values
+        The two grid parameters and their comma-separated values shown first.
+    metric
+        The final scalar drawn (the heatmap's mean over seeds; the curves' y).
+    preset
+        The preset the cells start from.
+    labels
+        Column -> axis label (``{"sweep_values": "k"}``).
+    x
+        The curves' x column when it is not the first axis (``"coord_n"``: the run's
+        final n).
+    theory : callable(config) -> dict, optional
+        Theory values of one cell's config, metric -> number (dashed beside the data).
+    mark : callable(config) -> float, optional
+        An x position marked on the curves for each second-axis value (``d^k``), and
+        ``mark_label`` naming it.
+    """
+
+    axes: tuple[str, str]
+    values: tuple[str, str]
+    metric: str
+    preset: str = "smoke"
+    labels: dict[str, str] = field(default_factory=dict)
+    x: str | None = None
+    logx: bool = False
+    logy: bool | str = "auto"
+    theory: Callable[[Any], dict[str, float]] | None = None
+    mark: Callable[[Any], float] | None = None
+    mark_label: str = ""
+
+
+@dataclass
 class Views:
     curves: list[Curves] = field(default_factory=list)
     panes: list[Pane] = field(default_factory=list)
     intro: str = ""  # markdown shown above the plots (paper, notation)
+    sweep: SweepSpec | None = None  # the sweep view's first choice of axes and metric
 
 
 def views_for(experiment_cls) -> Views:
