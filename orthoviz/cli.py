@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                    "else a LocalCluster)")
     w.add_argument("--workers", type=int, default=None, help="LocalCluster processes")
     w.add_argument("--device", default="cpu", help="cpu | cuda | auto (per worker)")
-    w.add_argument("--out", default="sweeps/sweep", help="sweep folder (table + run folders)")
+    w.add_argument("--out", default="runs/sweeps/sweep",
+                   help="sweep folder (table + run folders); under runs/ the app opens it")
     w.add_argument("--json", action="store_true", help="print the table as JSON rows")
     w.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     s = sub.add_parser("serve", help="serve the dashboards (apps/*.py) on a Panel server")
