@@ -15,6 +15,7 @@ import panel as pn
 from orthoviz.viz import curves as cv
 from orthoviz.viz.common import build_pane, is_placeholder, placeholder
 from orthoviz.viz.spec import Curves, Pane, ViewState
+from orthoviz.viz.style import DEFAULT, Style, styled
 
 BUFFER_LENGTH = 5000  # rows of a step curve kept in the browser (the Runner keeps more)
 SWEEP_LENGTH = 200_000  # rows of a reduced/grouped group: every sweep point is data
@@ -39,6 +40,7 @@ class LiveCurves:
         self.spec = spec
         self.config, self.theory = config, dict(theory or {})
         self.colors = cv.Colors()
+        self.style = DEFAULT
         self.pane = pn.pane.HoloViews(sizing_mode="stretch_width",
                                       min_height=cv.CURVE_HEIGHT)
         self._new_buffer()
@@ -60,14 +62,22 @@ class LiveCurves:
         spec, config, logy, colors = self.spec, self.config, self.logy, self.colors
         lines = cv.theory(spec, config, self.theory, logy, colors)  # once per theory
         keys = list(self._keys)  # fixed for this DynamicMap: a new key redraws
+        style = self.style
 
         # a plain closure (no bound method): avoids the stream-subscriber reference
         # cycles of holoviz/holoviews #6934
         def draw(data, spec=spec, config=config, lines=lines, logy=logy, colors=colors,
-                 keys=keys):
-            return cv.overlay(data, spec, config, lines, logy, colors, keys)
+                 keys=keys, style=style):
+            return cv.overlay(data, spec, config, lines, logy, colors, keys, style)
 
+        self.pane.min_height = style.height(cv.CURVE_HEIGHT)
         self.pane.object = hv.DynamicMap(draw, streams=[self.buffer])
+
+    def set_style(self, style: Style) -> None:
+        """Draw at another size (a new plot; the buffered rows stay)."""
+        if style != self.style:
+            self.style = style
+            self._redraw()
 
     def set_config(self, config, theory: dict) -> None:
         """A new run or config: new columns need a new Buffer; new theory a redraw."""
@@ -144,6 +154,8 @@ class LivePane:
         self.pipe = hv.streams.Pipe(data=None)
         self._last_sent, self._signature, self._live = 0.0, None, False
         self._shape = None
+        self.style = DEFAULT
+        self._state: ViewState | None = None  # the last state sent (a restyle redraws it)
         self.pane = pn.pane.HoloViews(placeholder("computing the theory…", pane.title),
                                       sizing_mode="stretch_width",
                                       min_height=cv.CURVE_HEIGHT)
@@ -155,7 +167,7 @@ class LivePane:
         if is_placeholder(first):
             self.pane.object = first  # nothing drawable yet: try again with the next state
             return
-        spec = self.spec
+        spec, style = self.spec, self.style
         layout = isinstance(first, hv.Layout)
         items = list(first) if layout else [first]
         cache = self._cache = {"state": state, "obj": first}
@@ -173,9 +185,9 @@ class LivePane:
 
         def item(i):
             # plain closures (no bound methods): see holoviz/holoviews #6934
-            def render(data, i=i):
+            def render(data, i=i, style=style):
                 el = build(data)[i]
-                return el if type(el) is type(items[i]) else items[i]
+                return styled(el if type(el) is type(items[i]) else items[i], style)
 
             return hv.DynamicMap(render, streams=[self.pipe]).opts(framewise=True)
 
@@ -203,6 +215,7 @@ class LivePane:
         ):
             return False
         self._last_sent, self._signature = now, signature
+        self._state = state
         if not self._live or not self._same_shape(state):
             self._attach(state)
         else:
@@ -221,6 +234,15 @@ class LivePane:
             return False  # e.g. a "start a run" text becoming a plot: re-attach
         self._cache.update(state=state, obj=obj)  # the DynamicMaps reuse this build
         return True
+
+    def set_style(self, style: Style) -> None:
+        """Draw at another size: new plots from the last state sent."""
+        if style == self.style:
+            return
+        self.style = style
+        self.pane.min_height = style.height(cv.CURVE_HEIGHT)
+        if self._live and self._state is not None:
+            self._attach(self._state)
 
     def clear(self) -> None:
         """Forget the shape (a new config may change it); the next state re-attaches."""

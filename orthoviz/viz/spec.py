@@ -40,6 +40,9 @@ class Curves:
         Only rows of this phase (``"point"``); default: every row carrying the metric.
     select : callable(config) -> dict, optional
         Keep only rows whose coordinates equal these values (e.g. the smallest ridge).
+    legend : str
+        Where the legend sits inside the plot (Bokeh's ``top_right``, ``bottom_left``…):
+        the corner the lines leave free.
     """
 
     title: str
@@ -53,6 +56,7 @@ class Curves:
     phase: str | None = None
     select: Callable[[Any], dict] | None = None
     doc: str = ""
+    legend: str = "top_right"
 
     def x_for(self, config) -> str:
         return self.x(config) if callable(self.x) else self.x
