@@ -14,13 +14,16 @@ from orthoviz.viz.curves import PALETTE, figure
 from orthoviz.viz.spec import Curves, Pane, Views, ViewState
 
 _AZ, _EL = math.radians(35), math.radians(22)
+FRAME = 230  # px, each of the measured and predicted frames
 # rows: screen x and y of the unit vectors e1, e2, e3 (a fixed camera)
 _VIEW = np.array([[math.cos(_AZ), -math.sin(_AZ) * math.sin(_EL)],
                   [-math.sin(_AZ) * 0.9, -math.cos(_AZ) * math.sin(_EL)],
                   [0.0, math.cos(_EL)]])
 
 
-def _frame_plot(means: np.ndarray, classifier: np.ndarray, title: str):
+def _frame_plot(means: np.ndarray, classifier: np.ndarray, title: str, key: bool = True):
+    """One 3-D frame, projected by the fixed camera; ``key``: a legend saying which
+    line is which (solid: class mean, dashed: classifier row)."""
     import holoviews as hv
 
     K = len(means)
@@ -30,17 +33,22 @@ def _frame_plot(means: np.ndarray, classifier: np.ndarray, title: str):
     P, Q = m @ _VIEW, c @ _VIEW
     axes = hv.Segments([(0, 0, *(1.1 * _VIEW[i])) for i in range(3)]).opts(
         color="#bbbbbb", line_dash="dotted")
-    seg_m = hv.Segments([(0, 0, *p, k) for k, p in enumerate(P)], vdims="class").opts(
+    seg_m = hv.Segments([(0, 0, *p, k) for k, p in enumerate(P)], vdims="class",
+                        label="class mean (solid)").opts(
         color="class", cmap=list(PALETTE[:K]), line_width=3)
-    seg_c = hv.Segments([(0, 0, *q, k) for k, q in enumerate(Q)], vdims="class").opts(
+    seg_c = hv.Segments([(0, 0, *q, k) for k, q in enumerate(Q)], vdims="class",
+                        label="classifier row (dashed)").opts(
         color="class", cmap=list(PALETTE[:K]), line_width=1.5, line_dash="dashed")
     pts = hv.Points([(*p, f"mean {k}") for k, p in enumerate(P)], vdims="label").opts(
         size=9, color="black", tools=["hover"])
     tips = hv.Points([(*q, f"classifier {k}") for k, q in enumerate(Q)], vdims="label").opts(
         size=7, marker="triangle", color="gray", tools=["hover"])
+    # 230 px frames: the measured/predicted pair fits a half-width cell of the page
     return (axes * seg_m * seg_c * pts * tips).opts(
-        title=title, xaxis=None, yaxis=None, frame_width=280, frame_height=280,
-        xlim=(-1.3, 1.3), ylim=(-1.3, 1.3))
+        title=title, xaxis=None, yaxis=None, frame_width=FRAME, frame_height=FRAME,
+        xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), show_legend=key,
+        legend_position="bottom_left", legend_opts={"background_fill_alpha": 0.6,
+                                                    "label_text_font_size": "8pt"})
 
 
 def _measured(state: ViewState, key: str) -> tuple[np.ndarray, bool]:
@@ -57,7 +65,8 @@ def geometry_3d(state: ViewState):
     c, _ = _measured(state, "classifier_3d")
     measured = _frame_plot(m, c, "measured" if ran else "measured (press Start)")
     predicted = _frame_plot(np.asarray(state.theory["means_3d"]),
-                            np.asarray(state.theory["classifier_3d"]), "predicted")
+                            np.asarray(state.theory["classifier_3d"]), "predicted",
+                            key=False)
     return (measured + predicted).opts(shared_axes=False)
 
 

@@ -122,18 +122,27 @@ def styled(obj, style: Style = DEFAULT, width: int | None = None):
         return obj
     plot = hv.Store.lookup_options("bokeh", obj, "plot").kwargs
     kw: dict = {"fontscale": style.fontscale}
-    fixed_frame = plot.get("frame_height") is not None
+    fixed_frame = plot.get("frame_height") is not None  # sized to fit its cell: kept
     if not fixed_frame and plot.get("height") is not None:
         kw["height"] = style.height(plot["height"])
-    elif fixed_frame:
-        kw["frame_height"] = style.height(plot["frame_height"])
-        kw["frame_width"] = style.height(plot.get("frame_width") or plot["frame_height"])
     if width is not None and not fixed_frame:
         kw.update(responsive=False, width=width)
     if isinstance(obj, hv.Overlay | hv.Curve | hv.Scatter | hv.Spread):
         kw["legend_position"] = _legend(obj)
-        kw["legend_opts"] = {"background_fill_alpha": style.legend_alpha}
+        kw["legend_opts"] = {"background_fill_alpha": style.legend_alpha,
+                             **(plot.get("legend_opts") or {})}
     hooks = list(plot.get("hooks") or [])
     if log_ticks not in hooks and (_has_log(obj) or isinstance(obj, hv.Overlay)):
         kw["hooks"] = hooks + [log_ticks]
-    return obj.opts(clone=True, **kw)
+    allowed = _allowed(obj)
+    return obj.opts(clone=True, **{k: v for k, v in kw.items() if k in allowed})
+
+
+def _allowed(obj) -> set[str]:
+    """Plot options the bokeh backend accepts for ``obj``'s type (a Table has no
+    ``fontscale`` or ``responsive``)."""
+    try:
+        tree = hv.Store.options(backend="bokeh")[type(obj).__name__]
+        return set(tree.groups["plot"].allowed_keywords)
+    except (KeyError, AttributeError):
+        return set()
