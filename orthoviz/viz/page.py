@@ -120,9 +120,19 @@ def page_model(views: Views, state: ViewState, title: str, notes: Iterable[str] 
         state.config.config() if hasattr(state.config, "config") else {})
     head = Div(text=header_html(title, views.intro, cfg, notes, state.theory),
                width=COLUMNS * width + 40)
-    models = [hv.render(x, backend="bokeh") for x in plot_items(views, state, style, width)]
+    models = [_render(x, width) for x in plot_items(views, state, style, width)]
     rows = [row(*models[i:i + COLUMNS]) for i in range(0, len(models), COLUMNS)]
     return column(head, *rows)
+
+
+def _render(obj, width: int):
+    """A Bokeh model of ``obj``. An ``hv.Div`` becomes a Bokeh Div: HoloViews draws it
+    as a Panel model, whose JavaScript a plain Bokeh page does not carry."""
+    from bokeh.models import Div
+
+    if isinstance(obj, hv.Div):  # the views' own HTML (numbers they format), not user text
+        return Div(text=str(obj.data), width=width)
+    return hv.render(obj, backend="bokeh")
 
 
 def save_page(model, path: str | os.PathLike, title: str) -> Path:
