@@ -8,6 +8,7 @@ come in, HoloViews elements go out (:mod:`orthoviz.viz.curves`).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import holoviews as hv
 import panel as pn
@@ -159,7 +160,15 @@ class LivePane:
         self.pane = pn.pane.HoloViews(placeholder("computing the theory…", pane.title),
                                       sizing_mode="stretch_width",
                                       min_height=cv.CURVE_HEIGHT)
-        items = [self.pane] + ([_doc_text(pane.doc)] if pane.doc else [])
+        self.view = {k: v[2] for k, v in pane.controls.items()}
+        self.sliders = []
+        for name, (lo, hi, value, label) in pane.controls.items():
+            w = pn.widgets.IntSlider(name=label, start=int(lo), end=int(hi), value=int(value),
+                                     sizing_mode="stretch_width")
+            w.param.watch(lambda e, name=name: self._control(name, e.new), "value")
+            self.sliders.append(w)
+        controls = [pn.Row(*self.sliders, sizing_mode="stretch_width")] if self.sliders else []
+        items = [self.pane, *controls] + ([_doc_text(pane.doc)] if pane.doc else [])
         self.panel = pn.Column(*items, sizing_mode="stretch_width")
 
     def _attach(self, state: ViewState) -> None:
@@ -215,12 +224,23 @@ class LivePane:
         ):
             return False
         self._last_sent, self._signature = now, signature
+        self._show(state)
+        return True
+
+    def _show(self, state: ViewState) -> None:
+        if self.view:  # the pane's own control values travel with every state
+            state = replace(state, view=dict(self.view))
         self._state = state
         if not self._live or not self._same_shape(state):
             self._attach(state)
         else:
             self.pipe.send(state)
-        return True
+
+    def _control(self, name: str, value: float) -> None:
+        """A slider moved: redraw the last state with the new value (no new data)."""
+        self.view[name] = value
+        if self._state is not None:
+            self._show(self._state)
 
     def _same_shape(self, state: ViewState) -> bool:
         """Whether ``state`` draws as the same kind of object (a Layout of as many

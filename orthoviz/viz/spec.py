@@ -77,6 +77,7 @@ class ViewState:
     arrays: dict[str, Any]  # latest arrays, merged by key
     rows: list[dict[str, Any]]  # history: step, phase, coordinates, scalars
     final: dict[str, Any] | None = None
+    view: dict[str, float] = field(default_factory=dict)  # a pane's control values
 
 
 @dataclass
@@ -86,6 +87,9 @@ class Pane:
     title: str
     build: Callable[[ViewState], Any]
     doc: str = ""
+    #: sliders of the pane: name -> (start, end, value, label); their values reach
+    #: ``build`` as ``state.view[name]`` (e.g. a 3-D camera's azimuth)
+    controls: dict[str, tuple[float, float, float, str]] = field(default_factory=dict)
 
 
 @dataclass
