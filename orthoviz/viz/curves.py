@@ -207,6 +207,7 @@ def overlay(df: pd.DataFrame, spec: Curves, config, theory_elements: list,
     return hv.Overlay(items).opts(
         title=spec.title, logx=spec.logx, logy=logy, responsive=True, framewise=True,
         height=style.height(CURVE_HEIGHT), fontscale=style.fontscale,
+        fontsize=dict(style.fontsize) or None,
         legend_position=spec.legend,
         legend_opts={"background_fill_alpha": style.legend_alpha}, hooks=[log_ticks],
         show_grid=True, xlabel=x, ylabel=spec.metrics[0] if len(spec.metrics) == 1 else "")

@@ -71,11 +71,11 @@ def risk_vs_fitting_ratio(state: ViewState):
     fin = risk[np.isfinite(risk)]
     top = float(fin.max()) if fin.size else 1.0
     return (hv.Curve((c["fitting_ratio"], risk), "fitting ratio E_tr/E_te",
-                     "test risk (n = 1 units)", label="continuum risk")
+                     "test risk (n = 1 units)", label=f"risk at {name} = {a:.3g}, {b:.3g}")
             * hv.VLine(r_star).opts(color="red", line_dash="dashed")
             * hv.Scatter([(r_star, c["risk_at_r_star"])], label=f"R* = {r_star:.3g}").opts(
                 color="red", size=12, line_color="white", line_width=2)).opts(
-        title=f"Test risk vs fitting ratio ({name} = {a:.3g}, {b:.3g})",
+        title="Test risk vs fitting ratio",
         xlim=(-R_PAD, 1.0), ylim=(0, 1.05 * top), responsive=True, height=340,
         legend_position="top_left")
 

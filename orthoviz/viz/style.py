@@ -29,13 +29,17 @@ class Style:
     fontscale: float = 1.0
     height_scale: float = 1.0
     legend_alpha: float = 0.6  # legend background: lines stay visible under it
+    #: fixed sizes that ``fontscale`` must not blow up: a long title or a legend of
+    #: many lines would cover the plot
+    fontsize: tuple[tuple[str, str], ...] = ()
 
     def height(self, h: int | None) -> int | None:
         return None if h is None else int(round(h * self.height_scale))
 
 
 DEFAULT = Style("default")
-PRESENTATION = Style("presentation", fontscale=1.45, height_scale=1.4)
+PRESENTATION = Style("presentation", fontscale=1.45, height_scale=1.4,
+                     fontsize=(("title", "13pt"), ("legend", "10pt")))
 STYLES = {s.name: s for s in (DEFAULT, PRESENTATION)}
 
 # Major ticks for a log axis, in the browser (the range changes on zoom and live data):
@@ -122,6 +126,8 @@ def styled(obj, style: Style = DEFAULT, width: int | None = None):
         return obj
     plot = hv.Store.lookup_options("bokeh", obj, "plot").kwargs
     kw: dict = {"fontscale": style.fontscale}
+    if style.fontsize:
+        kw["fontsize"] = dict(style.fontsize)
     fixed_frame = plot.get("frame_height") is not None  # sized to fit its cell: kept
     if not fixed_frame and plot.get("height") is not None:
         kw["height"] = style.height(plot["height"])

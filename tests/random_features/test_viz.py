@@ -96,7 +96,8 @@ def test_panes_use_the_measured_exponents_of_a_data_set(digits):
     r_star = ((a - b) / ((a - 1) * b)) ** 2 if a > b else 0.0
     pt = _marker(fit, hv.Scatter)
     assert pt.iloc[0, 0] == pytest.approx(r_star, rel=1e-6, abs=1e-12)
-    assert f"{a:.3g}, {b:.3g}" in fit.opts.get().kwargs["title"]
+    curve = next(el for el in fit if isinstance(el, hv.Curve))
+    assert f"measured α̂, β̂ = {a:.3g}, {b:.3g}" in curve.label
 
 
 def test_optimum_marker_is_inside_the_axis_when_alpha_equals_beta():
