@@ -26,7 +26,7 @@ from orthoviz.runtime.params import to_jsonable
 from orthoviz.runtime.record import Record
 from orthoviz.viz import page
 from orthoviz.viz.common import ensure_bokeh, figure_layout
-from orthoviz.viz.spec import ViewState, Views, views_for
+from orthoviz.viz.spec import Views, ViewState, views_for
 
 
 class ExportResult(list):

@@ -78,7 +78,10 @@ def header_html(title: str, intro: str, config: Mapping[str, Any],
     from markdown_it import MarkdownIt
 
     parts = [_CSS, f"<h1>{plain_html(title)}</h1>"]
-    if intro:  # the views' intro is part of orthoviz, not user text
+    first, _, rest = intro.partition("\n")
+    if first.lstrip("# ").strip() == title.strip():  # its heading repeats the title
+        intro = rest
+    if intro.strip():  # the views' intro is part of orthoviz, not user text
         parts.append(MarkdownIt().render(intro))
     notes = [n for n in notes if n]
     if notes:

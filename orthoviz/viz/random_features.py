@@ -104,18 +104,19 @@ VIEWS = Views(
     curves=[
         Curves("Test risk vs the swept size (dashed: theory; black: optimal ridge)",
                ["test_risk"], x=_sweep, by="ridge", reduce="trial", logx=True, logy=True,
-               theory={"test_risk": "test_risk"}, phase="point",
+               theory={"test_risk": "test_risk"}, phase="point", legend="top_left",
                doc="Points: mean over trials with a standard-error band, one colour per "
                    "ridge δ. Dashed: the eigenframework's prediction for the same δ; "
                    "black: the risk at the optimal ridge, which never increases."),
         Curves("Double descent at the smallest ridge", ["test_risk"], x=_sweep,
                by="ridge", reduce="trial", logx=True, logy=True,
-               theory={"test_risk": "test_risk"}, phase="point", select=_smallest_ridge,
+               theory={"test_risk": "test_risk"}, phase="point", legend="top_left",
+               select=_smallest_ridge,
                doc="At a small fixed ridge the risk spikes where k = n; tuning the ridge "
                    "(black, dashed) removes the spike (Theorem 1)."),
         Curves("Train risk vs the swept size", ["train_risk"], x=_sweep, by="ridge",
                reduce="trial", logx=True, logy=True, theory={"train_risk": "train_risk"},
-               phase="point",
+               phase="point", legend="bottom_left",
                doc="Train risk per ridge; at the optimal ridge of a powerlaw task with "
                    "β ≈ α the fit is nearly interpolating (overfitting is obligatory)."),
     ],

@@ -70,7 +70,10 @@ const lo = Math.min(cb_data.start, cb_data.end), hi = Math.max(cb_data.start, cb
 if (!(lo > 0) || !isFinite(hi) || Math.log10(hi / lo) > 8) return [];
 const out = [];
 for (let d = Math.floor(Math.log10(lo)); d <= Math.ceil(Math.log10(hi)); d++)
-  for (let m = 1; m < 10; m++) { const t = m * Math.pow(10, d); if (t >= lo && t <= hi) out.push(t); }
+  for (let m = 1; m < 10; m++) {
+    const t = m * Math.pow(10, d);
+    if (t >= lo && t <= hi) out.push(t);
+  }
 return out;
 """
 # Labels: "10^k" as Unicode superscripts at decades, plain numbers between them
@@ -91,7 +94,7 @@ return t.toExponential(1).replace("e", "·10^").replace("+", "");
 
 def log_ticks(plot, element) -> None:
     """HoloViews hook: readable ticks on whichever Bokeh axes are logarithmic."""
-    from bokeh.models import CustomJSTickFormatter, CustomJSTicker, LogAxis
+    from bokeh.models import CustomJSTicker, CustomJSTickFormatter, LogAxis
 
     fig = plot.state
     for axis in list(getattr(fig, "xaxis", [])) + list(getattr(fig, "yaxis", [])):
