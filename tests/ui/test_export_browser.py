@@ -80,6 +80,10 @@ def test_exported_page_shows_every_plot_at_its_page_size(exported, page, key):
         a, b = curves[:2]
         assert a["y"] == pytest.approx(b["y"], abs=2)
         assert b["x"] >= a["x"] + 0.9 * pg.CELL_WIDTH
+    if "measured" in by_title:  # NC's 3-D pair stays one cell, side by side, as on the page
+        m, p = by_title["measured"], by_title["predicted"]
+        assert m["y"] == pytest.approx(p["y"], abs=2) and p["x"] > m["x"]
+        assert p["x"] + p["drawn_width"] - m["x"] <= pg.CELL_WIDTH
     # the header is a Bokeh Div: its HTML sits in a shadow root (CSS locators pierce it)
     assert page.locator("h1").first.inner_text().strip() == facts["title"]
     tables = page.locator("table.ov").all_inner_texts()
