@@ -53,6 +53,20 @@ def test_presentation_switch_restyles_every_live_plot():
         e.teardown()
 
 
+def test_restyling_keeps_the_rows_already_drawn():
+    from orthoviz.neural_collapse import NeuralCollapse
+    from orthoviz.ui.plots import LiveCurves
+    from orthoviz.viz.neural_collapse import VIEWS
+
+    exp = NeuralCollapse.from_preset("smoke")
+    live = LiveCurves(VIEWS.curves[0], exp)
+    rows = [{"step": s, "phase": "train", "objective": 1.0 / (s + 1)} for s in range(5)]
+    live.send(rows)
+    live.set_style(st.PRESENTATION)
+    curve = next(el for el in live.pane.object[()] if el.label == "objective")
+    assert list(curve.dimension_values("step")) == [0, 1, 2, 3, 4]
+
+
 @pytest.mark.ui
 @pytest.mark.parametrize("lo, hi, must", [
     (0.03, 0.5, [0.05, 0.1, 0.2, 0.5]),  # LogTicker labelled only 0.1 ... 0.5 here
