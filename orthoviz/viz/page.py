@@ -20,7 +20,6 @@ from typing import Any
 
 import holoviews as hv
 
-from orthoviz.ui.text import plain_html
 from orthoviz.viz.common import build_pane, ensure_bokeh, placeholder
 from orthoviz.viz.curves import figure
 from orthoviz.viz.spec import Views, ViewState
@@ -57,6 +56,15 @@ def theory_numbers(theory: Mapping[str, Any] | None) -> dict[str, str]:
             if s is not None:
                 out[k] = s
     return out
+
+
+def plain_html(text: Any) -> str:
+    """:func:`orthoviz.ui.text.plain_html`, imported on use: a module-level import of
+    ``orthoviz.ui`` would load the explorer (and loop back here) whenever the export
+    is imported."""
+    from orthoviz.ui.text import plain_html as escape
+
+    return escape(text)
 
 
 def _table(rows: Mapping[str, Any], head: str) -> str:
