@@ -26,6 +26,7 @@ from orthoviz.runtime.record import Record
 from orthoviz.ui.controls import RunControls, config_widgets
 from orthoviz.ui.files import FilesPanel
 from orthoviz.ui.plots import LiveCurves, LivePane
+from orthoviz.ui.present import PresentationSwitch
 from orthoviz.ui.runs import RunFilesMixin
 from orthoviz.ui.stream import StreamingMixin
 from orthoviz.ui.sweep_view import SweepView
@@ -150,8 +151,9 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self.main = pn.Tabs(("Run", self.run_tab), ("Sweep", self.sweep_view),
                             dynamic=True, sizing_mode="stretch_width")
         runs, files = self.files.panels()
+        self.presentation = PresentationSwitch(self)
         self.sidebar = pn.Column(
-            c.panel(),
+            c.panel(), self.presentation.panel,
             pn.Card(self.config_panel, title="Configuration", sizing_mode="stretch_width"),
             runs, files, sizing_mode="stretch_width")
 
@@ -181,6 +183,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         names = list(user_parameters(self.config))
         pn.state.location.sync(self, ["seed"], on_error=self._url_error)
         pn.state.location.sync(self.config, names, on_error=self._url_error)
+        self.presentation.sync_url()
         self._start_pump()
 
     def _url_error(self, values: dict) -> None:

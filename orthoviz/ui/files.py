@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import panel as pn
 
@@ -53,28 +52,33 @@ class FilesPanel:
         self.refresh_runs()
 
     # -- downloads (callbacks return file-like objects) -------------------------------
+    def _page(self, tmp: str, png: bool):
+        """The page of the run on show, written into ``tmp`` (as ``orthoviz export``
+        writes it): title, config, notes, theory, the plots at their page size."""
+        e = self.explorer
+        state = e._state(e.runner)
+        final = e.final
+        config = {"experiment": e.experiment_cls.key, "seed": e.run_seed,
+                  "device": e.run_device, **state.config.config()}
+        title = e.experiment_cls.title or e.experiment_cls.key
+        return export.write_page(e.views, state, tmp, title, config=config, png=png,
+                                 notes=list(final.notes) if final is not None else [])
+
     def _html(self):
-        fig = self.explorer.figures()
-        out = io.BytesIO()
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
-            p = export.save_html(fig, Path(tmp) / "f.html",
-                                 title=self.explorer.experiment_cls.title or "orthoviz")
-            out.write(p.read_bytes())
-        out.seek(0)
-        return out
+            return io.BytesIO(self._page(tmp, png=False)[0].read_bytes())
 
     def _png(self):
         import tempfile
 
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                p = export.save_png(self.explorer.figures(), Path(tmp) / "f.png")
-                return io.BytesIO(p.read_bytes())
-        except RuntimeError as e:
-            self.explorer.message = str(e)
-            return io.BytesIO(b"")
+        with tempfile.TemporaryDirectory() as tmp:
+            result = self._page(tmp, png=True)
+            if len(result) < 2:  # no PNG: say why on the page
+                self.explorer.message = "; ".join(result.notes)
+                return io.BytesIO(b"")
+            return io.BytesIO(result[1].read_bytes())
 
     def _csv(self):
         return io.StringIO(export.metrics_csv(self.explorer.history))

@@ -8,6 +8,7 @@ come in, HoloViews elements go out (:mod:`orthoviz.viz.curves`).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import holoviews as hv
 import panel as pn
@@ -15,6 +16,7 @@ import panel as pn
 from orthoviz.viz import curves as cv
 from orthoviz.viz.common import build_pane, is_placeholder, placeholder
 from orthoviz.viz.spec import Curves, Pane, ViewState
+from orthoviz.viz.style import DEFAULT, Style, styled
 
 BUFFER_LENGTH = 5000  # rows of a step curve kept in the browser (the Runner keeps more)
 SWEEP_LENGTH = 200_000  # rows of a reduced/grouped group: every sweep point is data
@@ -39,6 +41,7 @@ class LiveCurves:
         self.spec = spec
         self.config, self.theory = config, dict(theory or {})
         self.colors = cv.Colors()
+        self.style = DEFAULT
         self.pane = pn.pane.HoloViews(sizing_mode="stretch_width",
                                       min_height=cv.CURVE_HEIGHT)
         self._new_buffer()
@@ -60,14 +63,22 @@ class LiveCurves:
         spec, config, logy, colors = self.spec, self.config, self.logy, self.colors
         lines = cv.theory(spec, config, self.theory, logy, colors)  # once per theory
         keys = list(self._keys)  # fixed for this DynamicMap: a new key redraws
+        style = self.style
 
         # a plain closure (no bound method): avoids the stream-subscriber reference
         # cycles of holoviz/holoviews #6934
         def draw(data, spec=spec, config=config, lines=lines, logy=logy, colors=colors,
-                 keys=keys):
-            return cv.overlay(data, spec, config, lines, logy, colors, keys)
+                 keys=keys, style=style):
+            return cv.overlay(data, spec, config, lines, logy, colors, keys, style)
 
+        self.pane.min_height = style.height(cv.CURVE_HEIGHT)
         self.pane.object = hv.DynamicMap(draw, streams=[self.buffer])
+
+    def set_style(self, style: Style) -> None:
+        """Draw at another size (a new plot; the buffered rows stay)."""
+        if style != self.style:
+            self.style = style
+            self._redraw()
 
     def set_config(self, config, theory: dict) -> None:
         """A new run or config: new columns need a new Buffer; new theory a redraw."""
@@ -144,10 +155,20 @@ class LivePane:
         self.pipe = hv.streams.Pipe(data=None)
         self._last_sent, self._signature, self._live = 0.0, None, False
         self._shape = None
+        self.style = DEFAULT
+        self._state: ViewState | None = None  # the last state sent (a restyle redraws it)
         self.pane = pn.pane.HoloViews(placeholder("computing the theory…", pane.title),
                                       sizing_mode="stretch_width",
                                       min_height=cv.CURVE_HEIGHT)
-        items = [self.pane] + ([_doc_text(pane.doc)] if pane.doc else [])
+        self.view = {k: v[2] for k, v in pane.controls.items()}
+        self.sliders = []
+        for name, (lo, hi, value, label) in pane.controls.items():
+            w = pn.widgets.IntSlider(name=label, start=int(lo), end=int(hi), value=int(value),
+                                     sizing_mode="stretch_width")
+            w.param.watch(lambda e, name=name: self._control(name, e.new), "value")
+            self.sliders.append(w)
+        controls = [pn.Row(*self.sliders, sizing_mode="stretch_width")] if self.sliders else []
+        items = [self.pane, *controls] + ([_doc_text(pane.doc)] if pane.doc else [])
         self.panel = pn.Column(*items, sizing_mode="stretch_width")
 
     def _attach(self, state: ViewState) -> None:
@@ -155,7 +176,7 @@ class LivePane:
         if is_placeholder(first):
             self.pane.object = first  # nothing drawable yet: try again with the next state
             return
-        spec = self.spec
+        spec, style = self.spec, self.style
         layout = isinstance(first, hv.Layout)
         items = list(first) if layout else [first]
         cache = self._cache = {"state": state, "obj": first}
@@ -173,9 +194,9 @@ class LivePane:
 
         def item(i):
             # plain closures (no bound methods): see holoviz/holoviews #6934
-            def render(data, i=i):
+            def render(data, i=i, style=style):
                 el = build(data)[i]
-                return el if type(el) is type(items[i]) else items[i]
+                return styled(el if type(el) is type(items[i]) else items[i], style)
 
             return hv.DynamicMap(render, streams=[self.pipe]).opts(framewise=True)
 
@@ -203,11 +224,23 @@ class LivePane:
         ):
             return False
         self._last_sent, self._signature = now, signature
+        self._show(state)
+        return True
+
+    def _show(self, state: ViewState) -> None:
+        if self.view:  # the pane's own control values travel with every state
+            state = replace(state, view=dict(self.view))
+        self._state = state
         if not self._live or not self._same_shape(state):
             self._attach(state)
         else:
             self.pipe.send(state)
-        return True
+
+    def _control(self, name: str, value: float) -> None:
+        """A slider moved: redraw the last state with the new value (no new data)."""
+        self.view[name] = value
+        if self._state is not None:
+            self._show(self._state)
 
     def _same_shape(self, state: ViewState) -> bool:
         """Whether ``state`` draws as the same kind of object (a Layout of as many
@@ -221,6 +254,15 @@ class LivePane:
             return False  # e.g. a "start a run" text becoming a plot: re-attach
         self._cache.update(state=state, obj=obj)  # the DynamicMaps reuse this build
         return True
+
+    def set_style(self, style: Style) -> None:
+        """Draw at another size: new plots from the last state sent."""
+        if style == self.style:
+            return
+        self.style = style
+        self.pane.min_height = style.height(cv.CURVE_HEIGHT)
+        if self._live and self._state is not None:
+            self._attach(self._state)
 
     def clear(self) -> None:
         """Forget the shape (a new config may change it); the next state re-attaches."""

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from orthoviz.viz.spec import Curves
+from orthoviz.viz.style import DEFAULT, Style, log_ticks
 
 #: one colour per line (Bokeh's Category10); a theory line takes its run line's colour
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -194,24 +195,29 @@ def theory(spec: Curves, config, values: Mapping[str, Any], logy: bool,
 
 
 def overlay(df: pd.DataFrame, spec: Curves, config, theory_elements: list,
-            logy: bool, colors: Colors, keys: list | None = None) -> hv.Overlay:
+            logy: bool, colors: Colors, keys: list | None = None,
+            style: Style = DEFAULT) -> hv.Overlay:
     """The run's lines over the theory's (built once per theory by :func:`theory`, so
     its keys took the first colours and a live draw does not rebuild them). ``keys``:
-    the ``by`` values to draw a line for (live plots pass every key seen so far)."""
+    the ``by`` values to draw a line for (live plots pass every key seen so far).
+    The legend sits inside the plot (``spec.legend``), half transparent."""
     run = measured(df, spec, config, logy, colors, keys)
     x = spec.x_for(config)
     items = list(theory_elements) + run or [hv.Curve([], x, spec.metrics[0])]
     return hv.Overlay(items).opts(
         title=spec.title, logx=spec.logx, logy=logy, responsive=True, framewise=True,
-        height=CURVE_HEIGHT, legend_position="right", show_grid=True,
-        xlabel=x, ylabel=spec.metrics[0] if len(spec.metrics) == 1 else "")
+        height=style.height(CURVE_HEIGHT), fontscale=style.fontscale,
+        fontsize=dict(style.fontsize) or None,
+        legend_position=spec.legend,
+        legend_opts={"background_fill_alpha": style.legend_alpha}, hooks=[log_ticks],
+        show_grid=True, xlabel=x, ylabel=spec.metrics[0] if len(spec.metrics) == 1 else "")
 
 
 def figure(rows: list[Mapping[str, Any]], spec: Curves, config,
-           values: Mapping[str, Any]) -> hv.Overlay:
+           values: Mapping[str, Any], style: Style = DEFAULT) -> hv.Overlay:
     """A static overlay of a group from history rows (export, reopened runs)."""
     df = frame(rows, spec, config)
     logy = wants_log(spec, df[spec.metrics].to_numpy().ravel().tolist())
     colors = Colors()
     return overlay(df, spec, config, theory(spec, config, values, logy, colors), logy,
-                   colors)
+                   colors, style=style)

@@ -1,6 +1,10 @@
 """Export figures and data of a run: HTML (no browser needed), PNG (needs a browser
 driver), metrics CSV and config JSON.
 
+The HTML is the run's page (:mod:`orthoviz.viz.page`): title, config, notes, theory
+numbers and every plot at its page size, two columns, as in the explorer. The PNG is
+that page's screenshot.
+
 PNG goes through Bokeh's selenium export when ``selenium`` and a ``chromedriver`` are
 installed, else through Playwright driving the OS Chromium (``$ORTHOVIZ_CHROMIUM`` or
 ``/usr/bin/chromium``). With neither, PNG is skipped and the reason is returned.
@@ -20,8 +24,9 @@ from pathlib import Path
 
 from orthoviz.runtime.params import to_jsonable
 from orthoviz.runtime.record import Record
+from orthoviz.viz import page
 from orthoviz.viz.common import ensure_bokeh, figure_layout
-from orthoviz.viz.spec import ViewState, views_for
+from orthoviz.viz.spec import Views, ViewState, views_for
 
 
 class ExportResult(list):
@@ -78,6 +83,40 @@ def save_html(obj, path: str | os.PathLike, title: str = "orthoviz") -> Path:
     return path
 
 
+def write_page(views: Views, state: ViewState, to: str | os.PathLike, title: str,
+               notes: Iterable[str] = (), config: dict | None = None,
+               png: bool = False) -> ExportResult:
+    """The run's page as ``<to>/figures.html`` (and ``figures.png`` with ``png``, when a
+    browser driver is at hand; else ``notes`` says why not)."""
+    to = Path(to)
+    model = page.page_model(views, state, title, notes, config=config)
+    html = page.save_page(model, to / "figures.html", title)
+    result = ExportResult([html])
+    if png:
+        try:
+            result.append(page_png(model, html, to / "figures.png"))
+        except RuntimeError as e:
+            result.notes.append(f"PNG skipped: {e}")
+    return result
+
+
+def page_png(model, html: Path, png: Path) -> Path:
+    """A screenshot of a saved page (Playwright), or Bokeh's selenium export of its
+    layout; RuntimeError with :func:`png_support`'s reason when neither is possible."""
+    method, why = png_support()
+    if method is None:
+        raise RuntimeError(why)
+    if method == "playwright":
+        _screenshot(html, png, width=page.COLUMNS * page.CELL_WIDTH + 120)
+        return png
+    from bokeh.io import export_png
+
+    if os.geteuid() == 0:
+        os.environ.setdefault("BOKEH_IN_DOCKER", "1")  # Bokeh then adds --no-sandbox
+    export_png(model, filename=str(png))
+    return png
+
+
 def chromium_path() -> str | None:
     """The OS Chromium used for PNG export and browser tests, if any."""
     for cand in (os.environ.get("ORTHOVIZ_CHROMIUM"), "/usr/bin/chromium",
@@ -129,7 +168,7 @@ def save_png(obj, path: str | os.PathLike) -> Path:
     return path
 
 
-def _screenshot(html: Path, png: Path, timeout_s: float = 60.0) -> None:
+def _screenshot(html: Path, png: Path, timeout_s: float = 60.0, width: int = 1200) -> None:
     # The sync Playwright API refuses to run on a thread with an asyncio loop (a Panel
     # server callback), so it always runs on a fresh thread.
     err: list[BaseException] = []
@@ -144,13 +183,13 @@ def _screenshot(html: Path, png: Path, timeout_s: float = 60.0) -> None:
                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                           "--disable-component-update", "--disable-sync", "--no-first-run"])
                 try:
-                    page = browser.new_page(viewport={"width": 1200, "height": 800})
-                    page.goto(html.resolve().as_uri())
-                    page.wait_for_function(
+                    tab = browser.new_page(viewport={"width": width, "height": 800})
+                    tab.goto(html.resolve().as_uri())
+                    tab.wait_for_function(
                         "() => window.Bokeh && Bokeh.documents.length > 0 && "
                         "Bokeh.documents.every(d => d.is_idle)", timeout=timeout_s * 1000)
-                    page.wait_for_timeout(300)  # let the canvases paint
-                    page.screenshot(path=str(png), full_page=True)
+                    tab.wait_for_timeout(300)  # let the canvases paint
+                    tab.screenshot(path=str(png), full_page=True)
                 finally:
                     browser.close()
         except BaseException as e:  # reported on the caller's thread
@@ -180,15 +219,15 @@ def export_run(run_dir: str | os.PathLike, to: str | os.PathLike | None = None,
     out = Path(to) if to is not None else saved.path / "export"
     out.mkdir(parents=True, exist_ok=True)
     exp = saved.experiment
-    fig = figures(exp, saved.records, saved.arrays)
+    state = view_state(exp, saved.records, saved.arrays)
+    final = next((r for r in reversed(saved.records) if r.is_final), None)
     title = f"{exp.title or exp.key} — {saved.path.name}"
-    result = ExportResult([save_html(fig, out / "figures.html", title=title)])
-    result.notes.extend(saved.notes)  # damage found while reading (one line each)
-    if png:
-        try:
-            result.append(save_png(fig, out / "figures.png"))
-        except RuntimeError as e:
-            result.notes.append(f"PNG skipped: {e}")
+    config = {"experiment": exp.key, "seed": saved.seed, "device": saved.device,
+              **exp.config()}
+    result = write_page(views_for(type(exp)), state, out, title,
+                        notes=list(final.notes) if final is not None else [],
+                        config=config, png=png)
+    result.notes[:0] = saved.notes  # damage found while reading (one line each)
     for name in ("metrics.csv", "config.json", "summary.json"):
         src = saved.path / name
         if name in saved.readable:  # never a file that links out of the run folder

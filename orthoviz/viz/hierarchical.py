@@ -145,7 +145,7 @@ VIEWS = Views(
     curves=[
         Curves("Test loss vs n (dashed: kernel plateau, n = d^k)", ["test_loss"], x="n",
                by="model", reduce="trial", logx=True, logy=True,
-               theory={"test_loss": "test_loss"}, phase="point",
+               theory={"test_loss": "test_loss"}, phase="point", legend="bottom_left",
                doc="Test MSE relative to E[h²] = 1 on fresh points, mean ± SE over "
                    "trials, per model. The three-layer network drops below the kernel "
                    "plateau once n passes d^k; kernels stay on it until far larger n."),
@@ -153,6 +153,7 @@ VIEWS = Views(
                ["feature_corr", "hermite_corr"], x="n", reduce="trial", logx=True,
                logy=False, theory={"feature_corr": "feature_corr",
                                    "hermite_corr": "hermite_corr"}, phase="point",
+               legend="bottom_right",
                doc="|corr(f, p)| of the learned bottleneck feature on test points, and of "
                    "its exact degree-k Hermite part. Dashed: the large-n limit of "
                    "layerwise stage 1 (1 for odd g; below 1 for g = z + z²)."),

@@ -1,7 +1,10 @@
 """Views of the neural-collapse experiment (HoloViews; draws, never computes metrics).
 
-The 3-D views use a fixed oblique projection of the 3-D coordinates that the run and
-the theory provide (``means_3d``, ``classifier_3d``), since Bokeh draws in 2-D.
+The 3-D views project the 3-D coordinates that the run and the theory provide
+(``means_3d``, ``classifier_3d``) through a camera the user turns with two sliders
+(azimuth, elevation; :attr:`Pane.controls`). The projection is redrawn server-side
+through Bokeh: a handful of vectors, so it is cheap, the live path stays one plotting
+library, and no 3-D dependency (plotly) is needed for a frame of at most 10 arrows.
 """
 
 from __future__ import annotations
@@ -13,34 +16,49 @@ import numpy as np
 from orthoviz.viz.curves import PALETTE, figure
 from orthoviz.viz.spec import Curves, Pane, Views, ViewState
 
-_AZ, _EL = math.radians(35), math.radians(22)
-# rows: screen x and y of the unit vectors e1, e2, e3 (a fixed camera)
-_VIEW = np.array([[math.cos(_AZ), -math.sin(_AZ) * math.sin(_EL)],
-                  [-math.sin(_AZ) * 0.9, -math.cos(_AZ) * math.sin(_EL)],
-                  [0.0, math.cos(_EL)]])
+AZIMUTH, ELEVATION = 35, 22  # degrees: the camera at first paint
+FRAME = 230  # px, each of the measured and predicted frames
 
 
-def _frame_plot(means: np.ndarray, classifier: np.ndarray, title: str):
+def camera(azimuth: float = AZIMUTH, elevation: float = ELEVATION) -> np.ndarray:
+    """(3, 2) orthographic projection: rows are the screen x and y of e1, e2, e3 for a
+    camera turned by ``azimuth`` about e3 and tilted by ``elevation`` (degrees)."""
+    az, el = math.radians(azimuth), math.radians(elevation)
+    return np.array([[math.cos(az), -math.sin(az) * math.sin(el)],
+                     [-math.sin(az), -math.cos(az) * math.sin(el)],
+                     [0.0, math.cos(el)]])
+
+
+def _frame_plot(means: np.ndarray, classifier: np.ndarray, title: str, key: bool = True,
+                view: np.ndarray | None = None):
+    """One 3-D frame projected by ``view`` (:func:`camera`); ``key``: a legend saying
+    which line is which (solid: class mean, dashed: classifier row)."""
     import holoviews as hv
 
     K = len(means)
     # normalise both sets to the same box: means and classifier rows differ in scale
     m = means / max(float(np.linalg.norm(means, axis=1).max()), 1e-300)
     c = classifier / max(float(np.linalg.norm(classifier, axis=1).max()), 1e-300)
-    P, Q = m @ _VIEW, c @ _VIEW
-    axes = hv.Segments([(0, 0, *(1.1 * _VIEW[i])) for i in range(3)]).opts(
+    view = camera() if view is None else view
+    P, Q = m @ view, c @ view
+    axes = hv.Segments([(0, 0, *(1.1 * view[i])) for i in range(3)]).opts(
         color="#bbbbbb", line_dash="dotted")
-    seg_m = hv.Segments([(0, 0, *p, k) for k, p in enumerate(P)], vdims="class").opts(
+    seg_m = hv.Segments([(0, 0, *p, k) for k, p in enumerate(P)], vdims="class",
+                        label="class mean (solid)").opts(
         color="class", cmap=list(PALETTE[:K]), line_width=3)
-    seg_c = hv.Segments([(0, 0, *q, k) for k, q in enumerate(Q)], vdims="class").opts(
+    seg_c = hv.Segments([(0, 0, *q, k) for k, q in enumerate(Q)], vdims="class",
+                        label="classifier row (dashed)").opts(
         color="class", cmap=list(PALETTE[:K]), line_width=1.5, line_dash="dashed")
     pts = hv.Points([(*p, f"mean {k}") for k, p in enumerate(P)], vdims="label").opts(
         size=9, color="black", tools=["hover"])
     tips = hv.Points([(*q, f"classifier {k}") for k, q in enumerate(Q)], vdims="label").opts(
         size=7, marker="triangle", color="gray", tools=["hover"])
+    # 230 px frames: the measured/predicted pair fits a half-width cell of the page
     return (axes * seg_m * seg_c * pts * tips).opts(
-        title=title, xaxis=None, yaxis=None, frame_width=280, frame_height=280,
-        xlim=(-1.3, 1.3), ylim=(-1.3, 1.3))
+        title=title, xaxis=None, yaxis=None, frame_width=FRAME, frame_height=FRAME,
+        xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), show_legend=key,
+        legend_position="bottom_left", legend_opts={"background_fill_alpha": 0.6,
+                                                    "label_text_font_size": "8pt"})
 
 
 def _measured(state: ViewState, key: str) -> tuple[np.ndarray, bool]:
@@ -55,9 +73,12 @@ def geometry_3d(state: ViewState):
     """Class means (solid) and classifier rows (dashed) of the run beside the theory."""
     m, ran = _measured(state, "means_3d")
     c, _ = _measured(state, "classifier_3d")
-    measured = _frame_plot(m, c, "measured" if ran else "measured (press Start)")
+    view = camera(state.view.get("azimuth", AZIMUTH), state.view.get("elevation", ELEVATION))
+    measured = _frame_plot(m, c, "measured" if ran else "measured (press Start)",
+                           view=view)
     predicted = _frame_plot(np.asarray(state.theory["means_3d"]),
-                            np.asarray(state.theory["classifier_3d"]), "predicted")
+                            np.asarray(state.theory["classifier_3d"]), "predicted",
+                            key=False, view=view)
     return (measured + predicted).opts(shared_axes=False)
 
 
@@ -149,7 +170,10 @@ VIEWS = Views(
     panes=[
         Pane("Geometry in 3-D", geometry_3d,
              doc="Class means (solid) and classifier rows (dashed), each set scaled to unit "
-                 "length. K ≤ 3: exact; K ≥ 4: centred vectors (exact for K = 4)."),
+                 "length. K ≤ 3: exact; K ≥ 4: centred vectors (exact for K = 4). "
+                 "Turn both frames with the sliders.",
+             controls={"azimuth": (-180, 180, AZIMUTH, "azimuth (°)"),
+                       "elevation": (-89, 89, ELEVATION, "elevation (°)")}),
         Pane("Gram matrices: measured vs predicted", grams,
              doc="H̄ᵀH̄ and WWᵀ normalised; orthogonal frames are diagonal, ETFs have "
                  "equal negative off-diagonals."),

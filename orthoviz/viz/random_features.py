@@ -21,9 +21,19 @@ def _smallest_ridge(cfg) -> dict:
     return {"ridge": float(min(cfg.ridges))}
 
 
+def exponents(context: dict) -> tuple[float, float, str]:
+    """(alpha, beta, how they are named): a data set's measured exponents (the
+    theory's ``alpha_hat``, ``beta_hat``) when it has them, else the config's powerlaw
+    exponents the continuum was evaluated at."""
+    if "alpha_hat" in context:
+        return float(context["alpha_hat"]), float(context["beta_hat"]), "measured α̂, β̂"
+    return float(context["continuum_alpha"]), float(context["continuum_beta"]), "α, β"
+
+
 def phase_diagram(state: ViewState):
     """Continuum optimal fitting ratio R* over (alpha, beta) at the config's relative
-    noise, with the zero-ridge boundary beta = alpha (1 + (alpha - 1) sigma_rel^2)."""
+    noise, with the zero-ridge boundary beta = alpha (1 + (alpha - 1) sigma_rel^2) and
+    the task's exponents (measured ones for a data set) marked."""
     import holoviews as hv
 
     c = state.theory["context"]
@@ -33,28 +43,41 @@ def phase_diagram(state: ViewState):
     keep = edge <= b[-1]
     bound = hv.Curve((a[keep], edge[keep]), "alpha", "beta", label="δ* = 0 above").opts(
         color="white", line_dash="dashed")
-    here = hv.Scatter([(c["continuum_alpha"], c["continuum_beta"])], "alpha", "beta",
-                      label="this task").opts(color="red", size=12, marker="x",
-                                              line_width=3)
+    x, y, name = exponents(c)
+    # drawn last, white-edged and large: visible on the boundary line (α = β) too
+    here = hv.Scatter([(x, y)], "alpha", "beta",
+                      label=f"this task: {name} = {x:.2f}, {y:.2f}").opts(
+        color="red", size=14, marker="circle", line_color="white", line_width=2)
     noise = float(state.config.noise_rel)
     return (img * bound * here).opts(
         title=f"Optimal fitting ratio R* (σ²_rel = {noise:g})", responsive=True,
         height=380, legend_position="bottom_right")
 
 
+R_PAD = 0.04  # fitting-ratio axis starts below 0: an optimum at R* = 0 stays in view
+
+
 def risk_vs_fitting_ratio(state: ViewState):
     """Continuum KRR test risk against the fitting ratio R = E_tr/E_te for the task's
-    (alpha, beta, sigma_rel^2), with the optimum R* marked."""
+    (alpha, beta, sigma_rel^2) (measured exponents for a data set), with the optimum
+    R* marked; the axis starts at -R_PAD so that R* = 0 (alpha = beta, no noise) is
+    visible rather than on the axis."""
     import holoviews as hv
 
     c = state.theory["context"]
-    a, b, r_star = c["continuum_alpha"], c["continuum_beta"], c["r_star"]
-    return (hv.Curve((c["fitting_ratio"], c["fitting_risk"]), "fitting ratio E_tr/E_te",
-                     "test risk (n = 1 units)")
+    a, b, name = exponents(c)
+    r_star = c["r_star"]
+    risk = np.asarray(c["fitting_risk"], float)
+    fin = risk[np.isfinite(risk)]
+    top = float(fin.max()) if fin.size else 1.0
+    return (hv.Curve((c["fitting_ratio"], risk), "fitting ratio E_tr/E_te",
+                     "test risk (n = 1 units)", label=f"risk at {name} = {a:.3g}, {b:.3g}")
             * hv.VLine(r_star).opts(color="red", line_dash="dashed")
-            * hv.Scatter([(r_star, c["risk_at_r_star"])]).opts(color="red", size=10)).opts(
-        title=f"Test risk vs fitting ratio (α={a:.3g}, β={b:.3g}); R* = {r_star:.3f}",
-        responsive=True, height=340)
+            * hv.Scatter([(r_star, c["risk_at_r_star"])], label=f"R* = {r_star:.3g}").opts(
+                color="red", size=12, line_color="white", line_width=2)).opts(
+        title="Test risk vs fitting ratio",
+        xlim=(-R_PAD, 1.0), ylim=(0, 1.05 * top), responsive=True, height=340,
+        legend_position="top_left")
 
 
 def dataset_spectrum(state: ViewState):
@@ -92,18 +115,19 @@ VIEWS = Views(
     curves=[
         Curves("Test risk vs the swept size (dashed: theory; black: optimal ridge)",
                ["test_risk"], x=_sweep, by="ridge", reduce="trial", logx=True, logy=True,
-               theory={"test_risk": "test_risk"}, phase="point",
+               theory={"test_risk": "test_risk"}, phase="point", legend="top_left",
                doc="Points: mean over trials with a standard-error band, one colour per "
                    "ridge δ. Dashed: the eigenframework's prediction for the same δ; "
                    "black: the risk at the optimal ridge, which never increases."),
         Curves("Double descent at the smallest ridge", ["test_risk"], x=_sweep,
                by="ridge", reduce="trial", logx=True, logy=True,
-               theory={"test_risk": "test_risk"}, phase="point", select=_smallest_ridge,
+               theory={"test_risk": "test_risk"}, phase="point", legend="top_left",
+               select=_smallest_ridge,
                doc="At a small fixed ridge the risk spikes where k = n; tuning the ridge "
                    "(black, dashed) removes the spike (Theorem 1)."),
         Curves("Train risk vs the swept size", ["train_risk"], x=_sweep, by="ridge",
                reduce="trial", logx=True, logy=True, theory={"train_risk": "train_risk"},
-               phase="point",
+               phase="point", legend="bottom_left",
                doc="Train risk per ridge; at the optimal ridge of a powerlaw task with "
                    "β ≈ α the fit is nearly interpolating (overfitting is obligatory)."),
     ],

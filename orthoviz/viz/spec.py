@@ -40,6 +40,9 @@ class Curves:
         Only rows of this phase (``"point"``); default: every row carrying the metric.
     select : callable(config) -> dict, optional
         Keep only rows whose coordinates equal these values (e.g. the smallest ridge).
+    legend : str
+        Where the legend sits inside the plot (Bokeh's ``top_right``, ``bottom_left``…):
+        the corner the lines leave free.
     """
 
     title: str
@@ -53,6 +56,7 @@ class Curves:
     phase: str | None = None
     select: Callable[[Any], dict] | None = None
     doc: str = ""
+    legend: str = "top_right"
 
     def x_for(self, config) -> str:
         return self.x(config) if callable(self.x) else self.x
@@ -73,6 +77,7 @@ class ViewState:
     arrays: dict[str, Any]  # latest arrays, merged by key
     rows: list[dict[str, Any]]  # history: step, phase, coordinates, scalars
     final: dict[str, Any] | None = None
+    view: dict[str, float] = field(default_factory=dict)  # a pane's control values
 
 
 @dataclass
@@ -82,6 +87,9 @@ class Pane:
     title: str
     build: Callable[[ViewState], Any]
     doc: str = ""
+    #: sliders of the pane: name -> (start, end, value, label); their values reach
+    #: ``build`` as ``state.view[name]`` (e.g. a 3-D camera's azimuth)
+    controls: dict[str, tuple[float, float, float, str]] = field(default_factory=dict)
 
 
 @dataclass

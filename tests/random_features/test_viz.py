@@ -63,3 +63,50 @@ def test_declared_curve_reduces_trials_to_mean_and_standard_error(states):
             assert len(vals) == end.config.trials
             assert m == pytest.approx(np.mean(vals), rel=1e-12)
             assert se == pytest.approx(np.std(vals, ddof=1) / np.sqrt(len(vals)), rel=1e-9)
+
+
+def _marker(overlay, cls):
+    return next(el for el in overlay if isinstance(el, cls) and len(el) == 1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """A data set's theory: its context carries the measured exponents."""
+    exp = RandomFeatures.from_preset("smoke", spectrum="digits", population=600,
+                                     n=64, sweep_values=[16, 64])
+    return ViewState(exp, exp.theory(), {}, [])
+
+
+def test_panes_use_the_measured_exponents_of_a_data_set(digits):
+    """Phase diagram marker at (α̂, β̂); fitting-ratio optimum at the closed form
+    R* = ((α̂ − β̂) / ((α̂ − 1) β̂))² for α̂ > β̂ at zero relative noise (0 otherwise):
+    the root of the stationarity condition, solved by hand, not by the theory code."""
+    from orthoviz.random_features import train
+    from orthoviz.viz.random_features import phase_diagram, risk_vs_fitting_ratio
+
+    ex = train.build_task(digits.config).exponents
+    a, b = float(ex["alpha"]), float(ex["beta"])
+    assert digits.config.noise_rel == 0.0 and (a, b) != (1.5, 1.5)
+    ctx = digits.theory["context"]
+    assert (ctx["alpha_hat"], ctx["beta_hat"]) == (a, b)
+    marker = _marker(phase_diagram(digits), hv.Scatter)
+    assert marker.iloc[0, 0] == pytest.approx(a) and marker.iloc[0, 1] == pytest.approx(b)
+    assert f"{a:.2f}, {b:.2f}" in marker.label
+    fit = risk_vs_fitting_ratio(digits)
+    r_star = ((a - b) / ((a - 1) * b)) ** 2 if a > b else 0.0
+    pt = _marker(fit, hv.Scatter)
+    assert pt.iloc[0, 0] == pytest.approx(r_star, rel=1e-6, abs=1e-12)
+    curve = next(el for el in fit if isinstance(el, hv.Curve))
+    assert f"measured α̂, β̂ = {a:.3g}, {b:.3g}" in curve.label
+
+
+def test_optimum_marker_is_inside_the_axis_when_alpha_equals_beta():
+    """α = β without noise: R* = 0, the optimum sits at the left end of the curve; the
+    axis starts below 0 so the marker is drawn inside the frame, not on its edge."""
+    from orthoviz.viz.random_features import risk_vs_fitting_ratio
+
+    exp = RandomFeatures.from_preset("smoke", alpha=1.5, beta=1.5, noise_rel=0.0)
+    fit = risk_vs_fitting_ratio(ViewState(exp, exp.theory(), {}, []))
+    x = _marker(fit, hv.Scatter).iloc[0, 0]
+    lo, hi = fit.opts.get().kwargs["xlim"]
+    assert x == 0.0 and lo < x - 0.02 * (hi - lo)

@@ -1,0 +1,157 @@
+"""Plot sizes for a screen or a room, and readable log axes (HoloViews opts + Bokeh).
+
+A :class:`Style` scales fonts and heights; :func:`styled` applies it to anything a
+view builds (an element, an overlay or a layout of them) without touching the data,
+so the live explorer, the export and a notebook draw the same figure at either size.
+Legends go inside the plot (``legend_position`` of the view, background half
+transparent), so a legend never takes width from the plot area.
+
+Log axes get :data:`LOG_TICKS` (a Bokeh ``CustomJSTicker``): Bokeh's own LogTicker
+labels only multiples of one linear step when a range spans under two decades, so on
+``[0.03, 0.5]`` nothing below 0.1 had a label. Here every decade in view is labelled,
+with 2 and 5 between them when few decades are shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import holoviews as hv
+
+__all__ = ["DEFAULT", "PRESENTATION", "STYLES", "Style", "log_ticks", "styled"]
+
+
+@dataclass(frozen=True)
+class Style:
+    """How large a figure draws: font scale, height factor, legend placement."""
+
+    name: str
+    fontscale: float = 1.0
+    height_scale: float = 1.0
+    legend_alpha: float = 0.6  # legend background: lines stay visible under it
+    #: fixed sizes that ``fontscale`` must not blow up: a long title or a legend of
+    #: many lines would cover the plot
+    fontsize: tuple[tuple[str, str], ...] = ()
+
+    def height(self, h: int | None) -> int | None:
+        return None if h is None else int(round(h * self.height_scale))
+
+
+DEFAULT = Style("default")
+PRESENTATION = Style("presentation", fontscale=1.45, height_scale=1.4,
+                     fontsize=(("title", "13pt"), ("legend", "10pt")))
+STYLES = {s.name: s for s in (DEFAULT, PRESENTATION)}
+
+# Major ticks for a log axis, in the browser (the range changes on zoom and live data):
+# every decade; with mantissas 2 and 5 (or 2..9) when the range is short; every k-th
+# decade when it is long. Minor ticks: 1..9 x each decade (only when few decades).
+_MAJOR = """
+const lo = Math.min(cb_data.start, cb_data.end), hi = Math.max(cb_data.start, cb_data.end);
+if (!(lo > 0) || !isFinite(hi)) return [];
+const d0 = Math.floor(Math.log10(lo)), d1 = Math.ceil(Math.log10(hi));
+const span = Math.log10(hi / lo);
+const pick = (ms, step) => {
+  const out = [];
+  for (let d = d0; d <= d1; d++) {
+    if ((d - d0) % step) continue;
+    for (const m of ms) { const t = m * Math.pow(10, d); if (t >= lo && t <= hi) out.push(t); }
+  }
+  return out;
+};
+let t;
+if (span < 0.7) t = pick([1, 2, 3, 4, 5, 6, 7, 8, 9], 1);
+else if (span < 2.5) t = pick([1, 2, 5], 1);
+else t = pick([1], Math.max(1, Math.ceil(span / 7)));
+if (t.length < 2) t = pick([1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9], 1);
+return t;
+"""
+_MINOR = """
+const lo = Math.min(cb_data.start, cb_data.end), hi = Math.max(cb_data.start, cb_data.end);
+if (!(lo > 0) || !isFinite(hi) || Math.log10(hi / lo) > 8) return [];
+const out = [];
+for (let d = Math.floor(Math.log10(lo)); d <= Math.ceil(Math.log10(hi)); d++)
+  for (let m = 1; m < 10; m++) {
+    const t = m * Math.pow(10, d);
+    if (t >= lo && t <= hi) out.push(t);
+  }
+return out;
+"""
+# Labels: "10^k" as Unicode superscripts at decades, plain numbers between them
+_LABEL = """
+const t = tick;
+if (!(t > 0)) return String(t);
+const e = Math.round(Math.log10(t));
+const sup = {"-": "⁻", "0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵",
+             "6": "⁶", "7": "⁷", "8": "⁸", "9": "⁹"};
+if (Math.abs(t / Math.pow(10, e) - 1) < 1e-9) {
+  if (e >= -2 && e <= 3) return String(+t.toPrecision(1));
+  return "10" + String(e).split("").map(c => sup[c]).join("");
+}
+if (t >= 1e-3 && t < 1e4) return String(+t.toPrecision(2));
+return t.toExponential(1).replace("e", "·10^").replace("+", "");
+"""
+
+
+def log_ticks(plot, element) -> None:
+    """HoloViews hook: readable ticks on whichever Bokeh axes are logarithmic."""
+    from bokeh.models import CustomJSTicker, CustomJSTickFormatter, LogAxis
+
+    fig = plot.state
+    for axis in list(getattr(fig, "xaxis", [])) + list(getattr(fig, "yaxis", [])):
+        if isinstance(axis, LogAxis):
+            axis.ticker = CustomJSTicker(major_code=_MAJOR, minor_code=_MINOR)
+            axis.formatter = CustomJSTickFormatter(code=_LABEL)
+
+
+def _has_log(el) -> bool:
+    o = hv.Store.lookup_options("bokeh", el, "plot").kwargs
+    return bool(o.get("logx") or o.get("logy"))
+
+
+def _legend(el) -> str | None:
+    pos = hv.Store.lookup_options("bokeh", el, "plot").kwargs.get("legend_position")
+    if pos in (None, "right", "left", "top", "bottom"):  # outside the frame: move in
+        return "top_right"
+    return pos
+
+
+def styled(obj, style: Style = DEFAULT, width: int | None = None):
+    """``obj`` drawn at ``style`` (a clone; the data are shared). ``width``: a fixed
+    width in pixels instead of a responsive one (static export: a saved page has no
+    container to stretch into)."""
+    if isinstance(obj, hv.Layout):
+        items = list(obj)
+        cols = getattr(obj, "_max_cols", None) or len(items)
+        w = None if width is None else max(160, width // max(1, min(cols, len(items))))
+        return hv.Layout([styled(x, style, w) for x in items]).cols(cols).opts(
+            shared_axes=False)
+    if isinstance(obj, hv.DynamicMap) or not isinstance(obj, hv.core.Dimensioned):
+        return obj
+    plot = hv.Store.lookup_options("bokeh", obj, "plot").kwargs
+    kw: dict = {"fontscale": style.fontscale}
+    if style.fontsize:
+        kw["fontsize"] = dict(style.fontsize)
+    fixed_frame = plot.get("frame_height") is not None  # sized to fit its cell: kept
+    if not fixed_frame and plot.get("height") is not None:
+        kw["height"] = style.height(plot["height"])
+    if width is not None and not fixed_frame:
+        kw.update(responsive=False, width=width)
+    if isinstance(obj, hv.Overlay | hv.Curve | hv.Scatter | hv.Spread):
+        kw["legend_position"] = _legend(obj)
+        kw["legend_opts"] = {"background_fill_alpha": style.legend_alpha,
+                             **(plot.get("legend_opts") or {})}
+    hooks = list(plot.get("hooks") or [])
+    if log_ticks not in hooks and (_has_log(obj) or isinstance(obj, hv.Overlay)):
+        kw["hooks"] = hooks + [log_ticks]
+    allowed = _allowed(obj)
+    return obj.opts(clone=True, **{k: v for k, v in kw.items() if k in allowed})
+
+
+def _allowed(obj) -> set[str]:
+    """Plot options the bokeh backend accepts for ``obj``'s type (a Table has no
+    ``fontscale`` or ``responsive``)."""
+    try:
+        tree = hv.Store.options(backend="bokeh")[type(obj).__name__]
+        return set(tree.groups["plot"].allowed_keywords)
+    except (KeyError, AttributeError):
+        return set()
