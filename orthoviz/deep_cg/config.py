@@ -47,6 +47,22 @@ class DeepCGTrain(Experiment):
     finite_metrics = ("loss",)
     nonfinite_hint = "lower the learning rate"
     coords = ("domain", "network", "iteration")
+    groups = {
+        "data": ("dim", "grid", "domains", "lanczos_steps", "weight", "low_fraction",
+                 "val_size"),
+        "model": ("network", "arch", "levels", "geometry"),
+        "optimisation": ("steps", "batch", "lr", "lr_decay"),
+        "run": ("eval_grid", "eval_domain", "eval_maxiter", "compare_with"),
+    }
+    advanced = ("val_every",)
+    when = {"arch": {"network": ("dcdm",)}, "levels": {"network": ("multilevel",)}}
+    labels = {"dim": "Dimension", "grid": "Grid side N", "weight": "Ritz weight",
+              "low_fraction": "Weighted fraction", "steps": "Adam steps",
+              "lr_decay": "Cosine decay", "batch": "Batch (right-hand sides)",
+              "eval_grid": "Test grid side", "eval_domain": "Test domain",
+              "eval_maxiter": "Test iteration cap", "compare_with": "Compare with",
+              "geometry": "Geometry masks", "levels": "U-Net levels",
+              "arch": "CNN depth"}
     #: wall-clock scalars (by suffix): the machine's, not the seed's
     timing_metrics = ("seconds", "wall_s")
 
@@ -149,6 +165,19 @@ class DeepCG(Experiment):
     finite_metrics = ("residual",)
     nonfinite_hint = "this solver diverged"
     coords = ("solver", "iteration")
+    groups = {
+        "data": ("dim", "grid", "domain", "domain_seed", "rhs"),
+        "model": ("solvers", "depth", "weights", "safeguard"),
+        "optimisation": ("tol", "maxiter"),
+    }
+    advanced = ("snapshot_every", "window")
+    _dcdm = {"solvers": ("dcdm", "dcdm_all", "dcdm_geometry")}
+    when = {"domain_seed": {"domain": ("boxes", "blobby")}, "depth": _dcdm,
+            "safeguard": _dcdm, "weights": {"solvers": ("dcdm", "dcdm_all")}}
+    labels = {"dim": "Dimension", "grid": "Grid side N", "domain_seed": "Domain seed",
+              "depth": "DCDM depth", "weights": "DCDM network",
+              "safeguard": "DCDM safeguard", "window": "A-orthogonality window",
+              "snapshot_every": "Images every"}
     timing_metrics = ("wall_s",)
 
     dim = param.Integer(default=2, bounds=(2, 3), doc="Grid dimension (2 or 3)")

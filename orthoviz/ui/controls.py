@@ -6,7 +6,7 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from orthoviz.runtime.params import user_parameters
+from orthoviz.runtime.params import param_label, user_parameters
 from orthoviz.ui.text import SafeAlert, plain_html
 
 #: status -> Alert colour
@@ -14,9 +14,11 @@ ALERT = {"idle": "secondary", "running": "primary", "paused": "info", "stopping"
          "stopped": "warning", "finished": "success", "failed": "danger"}
 
 
-def config_widgets(config: param.Parameterized) -> pn.Param:
-    """Widgets for every user parameter of ``config`` (``pn.Param``: softbounds give
-    the slider range, hard bounds the limits of the typed value, ``doc`` the tooltip).
+def config_widgets(config: param.Parameterized, names: list[str] | None = None) -> pn.Param:
+    """Widgets for the user parameters ``names`` of ``config`` (default: all) in one
+    ``pn.Param``: readable labels (:func:`~orthoviz.runtime.params.param_label`),
+    softbounds give the arrows' step, hard bounds the limits of the typed value,
+    ``doc`` the tooltip.
 
     Numbers are typed boxes (they accept e.g. ``5e-4``; the arrows step through the
     soft range). Not Panel's *editable* sliders: each registers a JavaScript link in
@@ -24,18 +26,20 @@ def config_widgets(config: param.Parameterized) -> pn.Param:
     page's whole Bokeh model graph (~60 ms for the NC page, at every live draw) and the
     registry keeps closed sessions' widgets alive.
     """
-    names = list(user_parameters(config))
+    names = list(user_parameters(config)) if names is None else names
+    cls = type(config)
     widgets = {}
     for n in names:
         p = config.param[n]
+        spec = {"name": param_label(cls, n)}
         if isinstance(p, param.Integer):
-            widgets[n] = {"type": pn.widgets.IntInput}
+            spec["type"] = pn.widgets.IntInput
         elif isinstance(p, param.Number):
             lo, hi = p.get_soft_bounds()
-            spec = {"type": pn.widgets.FloatInput}  # no display format: 1e-6 must not read 0
+            spec["type"] = pn.widgets.FloatInput  # no display format: 1e-6 must not read 0
             if lo is not None and hi is not None and hi > lo:
                 spec["step"] = float(f"{(hi - lo) / 200:.2g}")
-            widgets[n] = spec
+        widgets[n] = spec
     return pn.Param(config, parameters=names, widgets=widgets, show_name=False,
                     sort=False, sizing_mode="stretch_width")
 
@@ -84,6 +88,10 @@ class RunControls:
         self.step.object = f"step {step} / {total}"
         if device:
             self.device_used.object = f"device in use: <b>{plain_html(device)}</b>"
+
+    def show_device_plan(self, text: str) -> None:
+        """Before a run: what the device choice will resolve to (``auto → cpu (...)``)."""
+        self.device_used.object = f"device: <b>{plain_html(text)}</b>"
 
     def show_status(self, status: str, message: str) -> None:
         """Status in bold, then the message; both shown as plain text."""
