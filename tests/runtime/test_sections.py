@@ -25,9 +25,10 @@ def test_every_user_parameter_is_in_exactly_one_section(key):
     cls = get_experiment(key)
     declared = [n for s in SECTIONS for n in cls.groups.get(s, ())] + list(cls.advanced)
     assert set(cls.groups) <= set(SECTIONS), "unknown section names"
-    assert sorted(declared) == sorted(user_parameters(cls)), (
-        f"missing: {sorted(set(user_parameters(cls)) - set(declared))}, "
-        f"unknown or repeated: {sorted(n for n in declared if declared.count(n) > 1 or n not in user_parameters(cls))}")
+    params = user_parameters(cls)
+    odd = sorted(n for n in declared if declared.count(n) > 1 or n not in params)
+    assert sorted(declared) == sorted(params), (
+        f"missing: {sorted(set(params) - set(declared))}, unknown or repeated: {odd}")
     shown = [n for names in param_sections(cls).values() for n in names]
     assert sorted(shown) == sorted(user_parameters(cls))
 
