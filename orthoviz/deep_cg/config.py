@@ -44,6 +44,11 @@ class DeepCGTrain(Experiment):
         "paper_3d": {"dim": 3, "grid": 64, "lanczos_steps": 10_000, "lr": 1e-4, "batch": 10,
                      "steps": 40_000, "eval_grid": 64, "compare_with": ""},
     }
+    #: measured by benchmarks/preset_seconds.py (CPU, seed 0; a run cut at 25 s
+    #: extrapolated from its share of steps) on a 2-core x86-64 VM shared with
+    #: other jobs: pessimistic
+    preset_seconds = {"smoke": 4.9, "default": 47}
+    preset_machine = "a 2-core CPU"
     finite_metrics = ("loss",)
     nonfinite_hint = "lower the learning rate"
     coords = ("domain", "network", "iteration")
@@ -162,6 +167,11 @@ class DeepCG(Experiment):
         "large": {"grid": 256, "solvers": ["cg", "ic", "amg", "dcdm"], "maxiter": 5000,
                   "snapshot_every": 20},
     }
+    #: measured by benchmarks/preset_seconds.py (CPU, seed 0; a run cut at 25 s
+    #: extrapolated from its share of steps) on a 2-core x86-64 VM shared with
+    #: other jobs: pessimistic
+    preset_seconds = {"smoke": 0.3, "default": 1, "free_surface": 15, "all_solvers": 3.1}
+    preset_machine = "a 2-core CPU"
     finite_metrics = ("residual",)
     nonfinite_hint = "this solver diverged"
     coords = ("solver", "iteration")

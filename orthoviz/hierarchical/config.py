@@ -55,6 +55,11 @@ class Hierarchical(Experiment):
               "schedule": "Step-size schedule"}
     finite_metrics = ("test_loss", "train_loss")
     nonfinite_hint = "lower 'lr' (joint training) or raise 'ridge1'"
+    #: measured by benchmarks/preset_seconds.py (CPU, seed 0; a run cut at 25 s
+    #: extrapolated from its share of steps) on a 2-core x86-64 VM shared with
+    #: other jobs: pessimistic
+    preset_seconds = {"smoke": 1.3, "default": 160, "failure_g_even": 150, "stein_bias": 170}
+    preset_machine = "a 2-core CPU"
     presets = {
         "smoke": dict(d=8, n_over_dk=[1.0, 4.0], trials=2, test_size=2048,
                       validation_size=256, width2=64, two_layer_width=64,

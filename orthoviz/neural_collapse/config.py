@@ -109,6 +109,12 @@ class NeuralCollapse(Experiment):
               "init_std": "Init std", "mlp_layers": "MLP layers",
               "class_sizes": "Class sizes (override)"}
 
+    #: measured by benchmarks/preset_seconds.py (CPU, seed 0; a run cut at 25 s
+    #: extrapolated from its share of steps) on a 2-core x86-64 VM shared with
+    #: other jobs: pessimistic
+    preset_seconds = {"smoke": 11, "default": 58, "teach_imbalanced": 25, "balanced_E1": 200,
+                      "imbalanced_E2": 370, "minority_collapse": 21, "digits_mlp": 37}
+    preset_machine = "a 2-core CPU"
     presets = {
         "smoke": dict(n_classes=3, samples_per_class=10, feature_dim=8, depth=2, steps=60,
                       record_every=10, snapshot_every=30),

@@ -59,6 +59,11 @@ class RandomFeatures(Experiment):
               "k": "Features k (fixed)", "ridges": "Ridges δ",
               "sweep_values": "Swept values", "sweep": "Swept axis",
               "feature_map": "Random features"}
+    #: measured by benchmarks/preset_seconds.py (CPU, seed 0; a run cut at 25 s
+    #: extrapolated from its share of steps) on a 2-core x86-64 VM shared with
+    #: other jobs: pessimistic
+    preset_seconds = {"smoke": 0.6, "default": 3.9, "teach": 6.8, "gaussian_L1": 150}
+    preset_machine = "a 2-core CPU"
     finite_metrics = ("test_risk", "train_risk")
     coords = ("trial", "n", "k", "ridge")
     nonfinite_hint = "raise the smallest ridge or move k away from n"

@@ -44,6 +44,17 @@ def config_widgets(config: param.Parameterized, names: list[str] | None = None) 
                     sort=False, sizing_mode="stretch_width")
 
 
+def preset_time_text(cls, preset: str) -> str:
+    """"imbalanced_E2 · about 2 min on a 2-core CPU" from the experiment's measured
+    ``preset_seconds`` (empty when not measured)."""
+    secs = cls.preset_seconds.get(preset)
+    if secs is None:
+        return ""
+    when = f"about {max(1, round(secs))} s" if secs < 90 else f"about {round(secs / 60)} min"
+    where = f" on {cls.preset_machine}" if cls.preset_machine else ""
+    return plain_html(f"{preset} · {when}{where}")
+
+
 class RunControls:
     """Start / Stop / Reset / New seed, seed and device, progress, step and status.
 
@@ -71,6 +82,13 @@ class RunControls:
                                           description="Pick a fresh seed, then reset")
         self.preset = pn.widgets.Select.from_param(explorer.param.preset, label="Preset",
                                                    sizing_mode="stretch_width")
+        cls = explorer.experiment_cls
+        self.preset_time = pn.pane.HTML(preset_time_text(cls, explorer.preset),
+                                        css_classes=["ov-preset-time"], margin=(0, 10),
+                                        styles={"font-size": "0.85em", "color": "#555"})
+        explorer.param.watch(
+            lambda e: setattr(self.preset_time, "object", preset_time_text(cls, e.new)),
+            "preset")
         self.seed = pn.widgets.IntInput.from_param(explorer.param.seed, label="Seed",
                                                    sizing_mode="stretch_width")
         self.device = pn.widgets.Select.from_param(explorer.param.device, label="Device",
@@ -106,7 +124,7 @@ class RunControls:
 
     def panel(self) -> pn.Column:
         return pn.Column(
-            self.preset,
+            self.preset, self.preset_time,
             pn.Row(self.start, self.stop, sizing_mode="stretch_width"),
             pn.Row(self.pause, self.step_button, sizing_mode="stretch_width"),
             pn.Row(self.reset, self.new_seed, sizing_mode="stretch_width"),
