@@ -44,9 +44,30 @@ class DeepCGTrain(Experiment):
         "paper_3d": {"dim": 3, "grid": 64, "lanczos_steps": 10_000, "lr": 1e-4, "batch": 10,
                      "steps": 40_000, "eval_grid": 64, "compare_with": ""},
     }
+    #: measured by benchmarks/preset_seconds.py (CPU, seed 0; a run cut at 25 s
+    #: extrapolated from its share of steps) on a 2-core x86-64 VM shared with
+    #: other jobs: pessimistic
+    preset_seconds = {"smoke": 4.9, "default": 47}
+    preset_machine = "a 2-core CPU"
     finite_metrics = ("loss",)
     nonfinite_hint = "lower the learning rate"
     coords = ("domain", "network", "iteration")
+    groups = {
+        "data": ("dim", "grid", "domains", "lanczos_steps", "weight", "low_fraction",
+                 "val_size"),
+        "model": ("network", "arch", "levels", "geometry"),
+        "optimisation": ("steps", "batch", "lr", "lr_decay"),
+        "run": ("eval_grid", "eval_domain", "eval_maxiter", "compare_with"),
+    }
+    advanced = ("val_every",)
+    when = {"arch": {"network": ("dcdm",)}, "levels": {"network": ("multilevel",)}}
+    labels = {"dim": "Dimension", "grid": "Grid side N", "weight": "Ritz weight",
+              "low_fraction": "Weighted fraction", "steps": "Adam steps",
+              "lr_decay": "Cosine decay", "batch": "Batch (right-hand sides)",
+              "eval_grid": "Test grid side", "eval_domain": "Test domain",
+              "eval_maxiter": "Test iteration cap", "compare_with": "Compare with",
+              "geometry": "Geometry masks", "levels": "U-Net levels",
+              "arch": "CNN depth"}
     #: wall-clock scalars (by suffix): the machine's, not the seed's
     timing_metrics = ("seconds", "wall_s")
 
@@ -146,9 +167,27 @@ class DeepCG(Experiment):
         "large": {"grid": 256, "solvers": ["cg", "ic", "amg", "dcdm"], "maxiter": 5000,
                   "snapshot_every": 20},
     }
+    #: measured by benchmarks/preset_seconds.py (CPU, seed 0; a run cut at 25 s
+    #: extrapolated from its share of steps) on a 2-core x86-64 VM shared with
+    #: other jobs: pessimistic
+    preset_seconds = {"smoke": 0.3, "default": 1, "free_surface": 15, "all_solvers": 3.1}
+    preset_machine = "a 2-core CPU"
     finite_metrics = ("residual",)
     nonfinite_hint = "this solver diverged"
     coords = ("solver", "iteration")
+    groups = {
+        "data": ("dim", "grid", "domain", "domain_seed", "rhs"),
+        "model": ("solvers", "depth", "weights", "safeguard"),
+        "optimisation": ("tol", "maxiter"),
+    }
+    advanced = ("snapshot_every", "window")
+    _dcdm = {"solvers": ("dcdm", "dcdm_all", "dcdm_geometry")}
+    when = {"domain_seed": {"domain": ("boxes", "blobby")}, "depth": _dcdm,
+            "safeguard": _dcdm, "weights": {"solvers": ("dcdm", "dcdm_all")}}
+    labels = {"dim": "Dimension", "grid": "Grid side N", "domain_seed": "Domain seed",
+              "depth": "DCDM depth", "weights": "DCDM network",
+              "safeguard": "DCDM safeguard", "window": "A-orthogonality window",
+              "snapshot_every": "Images every"}
     timing_metrics = ("wall_s",)
 
     dim = param.Integer(default=2, bounds=(2, 3), doc="Grid dimension (2 or 3)")

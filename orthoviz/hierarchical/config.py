@@ -28,8 +28,38 @@ class Hierarchical(Experiment):
                "and a two-layer network; the network's middle layer learns the degree-k "
                "feature p from about d^k samples, then its outer layer learns g.")
     coords = ("n", "trial", "model")
+    groups = {
+        "data": ("d", "k", "g", "p_family", "basis", "terms", "n_over_dk", "test_size",
+                 "validation_size"),
+        "model": ("models", "training", "sigma1", "width1", "width2", "bias_df",
+                  "two_layer_width"),
+        "optimisation": ("stage2_fraction", "ridge1", "ridges2", "lr", "weight_decay",
+                         "steps", "schedule", "batch_size", "kernel_ridges"),
+        "run": ("trials",),
+    }
+    advanced = ("record_every",)
+    _adam = [{"training": ("joint",), "models": ("three_layer",)},
+             {"models": ("two_layer",)}]
+    _layerwise = {"training": ("layerwise",), "models": ("three_layer",)}
+    when = {"stage2_fraction": _layerwise, "ridge1": _layerwise, "ridges2": _layerwise,
+            "bias_df": _layerwise, "lr": _adam, "weight_decay": _adam, "steps": _adam,
+            "schedule": _adam, "batch_size": _adam, "record_every": _adam,
+            "kernel_ridges": {"models": ("kernel",)},
+            "two_layer_width": {"models": ("two_layer",)}}
+    labels = {"d": "Input dimension d", "k": "Degree k", "g": "Link g",
+              "p_family": "Feature family p", "terms": "Terms L", "n_over_dk": "n / d^k",
+              "sigma1": "First activation σ1", "width1": "Width m1", "width2": "Width m2",
+              "stage2_fraction": "Stage-2 share n2/n", "ridge1": "Stage-1 ridge",
+              "ridges2": "Stage-2 ridges", "bias_df": "Bias Student-t dof",
+              "lr": "Learning rate (Adam)", "steps": "Adam steps",
+              "schedule": "Step-size schedule"}
     finite_metrics = ("test_loss", "train_loss")
     nonfinite_hint = "lower 'lr' (joint training) or raise 'ridge1'"
+    #: measured by benchmarks/preset_seconds.py (CPU, seed 0; a run cut at 25 s
+    #: extrapolated from its share of steps) on a 2-core x86-64 VM shared with
+    #: other jobs: pessimistic
+    preset_seconds = {"smoke": 1.3, "default": 160, "failure_g_even": 150, "stein_bias": 170}
+    preset_machine = "a 2-core CPU"
     presets = {
         "smoke": dict(d=8, n_over_dk=[1.0, 4.0], trials=2, test_size=2048,
                       validation_size=256, width2=64, two_layer_width=64,

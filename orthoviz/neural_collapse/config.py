@@ -88,6 +88,33 @@ class NeuralCollapse(Experiment):
     snapshot_every = param.Integer(200, bounds=(1, 1_000_000), softbounds=(10, 2000),
                                    doc="send geometry snapshots every this many steps")
 
+    groups = {
+        "data": ("n_classes", "samples_per_class", "imbalance_ratio", "imbalance_profile",
+                 "class_sizes", "dataset", "data_dir"),
+        "model": ("backbone", "feature_dim", "depth", "loss", "mlp_width", "mlp_layers",
+                  "init_std"),
+        "optimisation": ("optimizer", "lr", "momentum", "weight_decay", "layer_decays",
+                         "feature_decay"),
+        "run": ("steps",),
+    }
+    advanced = ("dtype", "tf32", "record_every", "snapshot_every")
+    when = {"dataset": {"backbone": ("mlp",)}, "mlp_width": {"backbone": ("mlp",)},
+            "mlp_layers": {"backbone": ("mlp",)},
+            "data_dir": {"backbone": ("mlp",), "dataset": ("cifar10", "emnist")},
+            "tf32": {"dtype": ("float32",)}}
+    labels = {"n_classes": "Classes K", "samples_per_class": "Samples per class n",
+              "feature_dim": "Feature width d", "depth": "Depth M (linear layers)",
+              "weight_decay": "Weight decay λ_W", "feature_decay": "Feature decay λ_H",
+              "layer_decays": "Per-layer decays", "momentum": "Momentum (Adam β1)",
+              "init_std": "Init std", "mlp_layers": "MLP layers",
+              "class_sizes": "Class sizes (override)"}
+
+    #: measured by benchmarks/preset_seconds.py (CPU, seed 0; a run cut at 25 s
+    #: extrapolated from its share of steps) on a 2-core x86-64 VM shared with
+    #: other jobs: pessimistic
+    preset_seconds = {"smoke": 11, "default": 58, "teach_imbalanced": 25, "balanced_E1": 200,
+                      "imbalanced_E2": 370, "minority_collapse": 21, "digits_mlp": 37}
+    preset_machine = "a 2-core CPU"
     presets = {
         "smoke": dict(n_classes=3, samples_per_class=10, feature_dim=8, depth=2, steps=60,
                       record_every=10, snapshot_every=30),

@@ -40,6 +40,30 @@ class RandomFeatures(Experiment):
                         "n": 256, "sweep_values": [10, 32, 100, 256, 1000, 4000],
                         "ridges": [1e-3, 1e-2, 1e-1, 1.0], "trials": 8, "test_size": 500},
     }
+    groups = {
+        "data": ("spectrum", "alpha", "beta", "n_modes", "population", "data_dir",
+                 "noise_var", "noise_rel", "test_size"),
+        "model": ("feature_map", "k"),
+        "optimisation": ("ridges",),
+        "run": ("sweep", "sweep_values", "n", "trials"),
+    }
+    advanced = ("theory_points",)
+    when = {"alpha": {"spectrum": ("powerlaw",)}, "beta": {"spectrum": ("powerlaw",)},
+            "n_modes": {"spectrum": ("powerlaw",)},
+            "population": {"spectrum": ("digits", "cifar10")},
+            "data_dir": {"spectrum": ("cifar10",)},
+            "n": {"sweep": ("k",)}, "k": {"sweep": ("n",)}}
+    labels = {"alpha": "Eigenvalue decay α", "beta": "Target decay β",
+              "n_modes": "Modes P", "noise_var": "Noise variance σ²",
+              "noise_rel": "Relative extra noise", "n": "Samples n (fixed)",
+              "k": "Features k (fixed)", "ridges": "Ridges δ",
+              "sweep_values": "Swept values", "sweep": "Swept axis",
+              "feature_map": "Random features"}
+    #: measured by benchmarks/preset_seconds.py (CPU, seed 0; a run cut at 25 s
+    #: extrapolated from its share of steps) on a 2-core x86-64 VM shared with
+    #: other jobs: pessimistic
+    preset_seconds = {"smoke": 0.6, "default": 3.9, "teach": 6.8, "gaussian_L1": 150}
+    preset_machine = "a 2-core CPU"
     finite_metrics = ("test_risk", "train_risk")
     coords = ("trial", "n", "k", "ridge")
     nonfinite_hint = "raise the smallest ridge or move k away from n"

@@ -136,3 +136,30 @@ def matmul_precision(device: str, dtype, tf32: bool) -> Iterator[None]:
                 _set_cublas_tf32(_MODE_STATE["saved"])
                 _MODE_STATE.update(saved=None, mode=None)
                 _MODE.notify_all()
+
+
+def _count(n: int) -> str:
+    """12_345 -> "12k", 4_000_000 -> "4M" (two significant figures at most)."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{float(f'{n / size:.2g}'):g}{unit}"
+    return str(n)
+
+
+def describe_choice(device: str, problem_size: int) -> str:
+    """What ``device`` will resolve to for a problem of ``problem_size`` elements, in
+    words, before a run: ``"auto → cpu (problem of 38k elements; GPU used from 4M)"``."""
+    try:
+        dev = resolve_device(device, problem_size)
+    except ConfigError as e:
+        return f"{device}: not available ({e.allowed})"
+    if device != "auto":
+        return dev
+    env = os.environ.get("ORTHOVIZ_DEVICE", "auto") or "auto"
+    size = f"problem of {_count(problem_size)} elements" if problem_size else \
+        "problem size unknown"
+    if env != "auto":
+        return f"auto → {dev} (ORTHOVIZ_DEVICE={env}; {size})"
+    if not cuda_available():
+        return f"auto → cpu (no GPU here; {size})"
+    return f"auto → {dev} ({size}; GPU used from {_count(GPU_MIN_ELEMENTS)})"

@@ -41,6 +41,20 @@ class Experiment(param.Parameterized):
     nonfinite_hint: ClassVar[str] = "lower the learning rate"
     #: every coordinate name the records may carry (``n``, ``trial``, ``solver``, ...)
     coords: ClassVar[tuple[str, ...]] = ()
+    #: sections of the controls (data, not UI): section -> parameter names, in order;
+    #: every user parameter is in exactly one section or in ``advanced`` (a contract test)
+    groups: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: internals (precision, recording cadence): shown under a collapsed fold
+    advanced: ClassVar[tuple[str, ...]] = ()
+    #: parameters that apply only under some settings: name -> {deciding parameter:
+    #: values} (all must hold; a list-valued deciding parameter holds when it contains
+    #: one of the values), or a list of such dicts (any may hold). See :meth:`applies`.
+    when: ClassVar[dict[str, Any]] = {}
+    #: labels where the parameter's name reads badly ("lr" -> "Learning rate")
+    labels: ClassVar[dict[str, str]] = {}
+    #: preset -> measured seconds of a full run on the CPU of ``preset_machine``
+    preset_seconds: ClassVar[dict[str, float]] = {}
+    preset_machine: ClassVar[str] = ""
 
     # -- construction -----------------------------------------------------------
     @classmethod
@@ -88,6 +102,14 @@ class Experiment(param.Parameterized):
                  "doc": (p.doc or "").strip()}
             )
         return out
+
+    def applies(self, name: str) -> bool:
+        """Whether parameter ``name`` has an effect under the current values (the MLP
+        settings do not under the UFM backbone); :attr:`when` declares it."""
+        from orthoviz.runtime.params import condition_holds
+
+        cond = self.when.get(name)
+        return cond is None or condition_holds(self, cond)
 
     # -- the protocol -------------------------------------------------------------
     def validate(self) -> None:

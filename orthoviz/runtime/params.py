@@ -193,3 +193,69 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float) and value in (float("inf"), float("-inf")):
         return "inf" if value > 0 else "-inf"
     return value
+
+
+#: sections of the controls, in order; ``advanced`` is the folded one
+SECTIONS = ("data", "model", "optimisation", "run")
+#: words spelled out or capitalised in labels
+_WORDS = {"lr": "learning rate", "mlp": "MLP", "tf32": "TF32", "dtype": "precision",
+          "dcdm": "DCDM", "cg": "CG", "rhs": "right-hand side", "std": "std",
+          "init": "init", "dk": "d^k", "val": "validation", "maxiter": "max iterations",
+          "tol": "tolerance", "ufm": "UFM", "nc": "NC"}
+
+
+def param_sections(cls) -> dict[str, list[str]]:
+    """Section -> parameter names of an experiment (class or instance): its declared
+    :data:`SECTIONS` (empty ones left out), then ``advanced``. A user parameter that no
+    section names is put under ``advanced``, so the controls never lose one."""
+    params = user_parameters(cls)
+    out, seen = {}, set()
+    for s in SECTIONS:
+        names = [n for n in getattr(cls, "groups", {}).get(s, ()) if n in params]
+        if names:
+            out[s] = names
+            seen.update(names)
+    adv = [n for n in getattr(cls, "advanced", ()) if n in params and n not in seen]
+    adv += [n for n in params if n not in seen and n not in adv]
+    if adv:
+        out["advanced"] = adv
+    return out
+
+
+def param_label(cls, name: str) -> str:
+    """Readable label of a parameter: the class's ``labels`` entry, else its words
+    with abbreviations spelled out (``mlp_width`` -> "MLP width", ``lr`` ->
+    "Learning rate"); one-letter names (``d``, ``k``, ``n``) stay symbols."""
+    given = getattr(cls, "labels", {}).get(name)
+    if given:
+        return given
+    if len(name) == 1:
+        return name
+    words = [_WORDS.get(w, w) for w in name.split("_")]
+    text = " ".join(words)
+    return text[0].upper() + text[1:]
+
+
+def condition_holds(obj, cond) -> bool:
+    """Whether ``obj``'s values meet an ``Experiment.when`` condition: a dict
+    {parameter: allowed values} (every entry holds) or a list of dicts (any holds)."""
+    if isinstance(cond, list):
+        return any(condition_holds(obj, c) for c in cond)
+    for dep, allowed in cond.items():
+        value = getattr(obj, dep)
+        if isinstance(value, list | tuple):
+            if not any(v in allowed for v in value):
+                return False
+        elif value not in allowed:
+            return False
+    return True
+
+
+def deciding_parameters(cls) -> list[str]:
+    """The parameters that some ``when`` condition reads (their changes re-decide
+    which controls apply)."""
+    out: list[str] = []
+    for cond in getattr(cls, "when", {}).values():
+        for c in cond if isinstance(cond, list) else [cond]:
+            out += [d for d in c if d not in out]
+    return out

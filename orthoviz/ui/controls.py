@@ -6,7 +6,7 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from orthoviz.runtime.params import user_parameters
+from orthoviz.runtime.params import param_label, user_parameters
 from orthoviz.ui.text import SafeAlert, plain_html
 
 #: status -> Alert colour
@@ -14,9 +14,11 @@ ALERT = {"idle": "secondary", "running": "primary", "paused": "info", "stopping"
          "stopped": "warning", "finished": "success", "failed": "danger"}
 
 
-def config_widgets(config: param.Parameterized) -> pn.Param:
-    """Widgets for every user parameter of ``config`` (``pn.Param``: softbounds give
-    the slider range, hard bounds the limits of the typed value, ``doc`` the tooltip).
+def config_widgets(config: param.Parameterized, names: list[str] | None = None) -> pn.Param:
+    """Widgets for the user parameters ``names`` of ``config`` (default: all) in one
+    ``pn.Param``: readable labels (:func:`~orthoviz.runtime.params.param_label`),
+    softbounds give the arrows' step, hard bounds the limits of the typed value,
+    ``doc`` the tooltip.
 
     Numbers are typed boxes (they accept e.g. ``5e-4``; the arrows step through the
     soft range). Not Panel's *editable* sliders: each registers a JavaScript link in
@@ -24,20 +26,33 @@ def config_widgets(config: param.Parameterized) -> pn.Param:
     page's whole Bokeh model graph (~60 ms for the NC page, at every live draw) and the
     registry keeps closed sessions' widgets alive.
     """
-    names = list(user_parameters(config))
+    names = list(user_parameters(config)) if names is None else names
+    cls = type(config)
     widgets = {}
     for n in names:
         p = config.param[n]
+        spec = {"name": param_label(cls, n)}
         if isinstance(p, param.Integer):
-            widgets[n] = {"type": pn.widgets.IntInput}
+            spec["type"] = pn.widgets.IntInput
         elif isinstance(p, param.Number):
             lo, hi = p.get_soft_bounds()
-            spec = {"type": pn.widgets.FloatInput}  # no display format: 1e-6 must not read 0
+            spec["type"] = pn.widgets.FloatInput  # no display format: 1e-6 must not read 0
             if lo is not None and hi is not None and hi > lo:
                 spec["step"] = float(f"{(hi - lo) / 200:.2g}")
-            widgets[n] = spec
+        widgets[n] = spec
     return pn.Param(config, parameters=names, widgets=widgets, show_name=False,
                     sort=False, sizing_mode="stretch_width")
+
+
+def preset_time_text(cls, preset: str) -> str:
+    """"imbalanced_E2 · about 2 min on a 2-core CPU" from the experiment's measured
+    ``preset_seconds`` (empty when not measured)."""
+    secs = cls.preset_seconds.get(preset)
+    if secs is None:
+        return ""
+    when = f"about {max(1, round(secs))} s" if secs < 90 else f"about {round(secs / 60)} min"
+    where = f" on {cls.preset_machine}" if cls.preset_machine else ""
+    return plain_html(f"{preset} · {when}{where}")
 
 
 class RunControls:
@@ -67,6 +82,13 @@ class RunControls:
                                           description="Pick a fresh seed, then reset")
         self.preset = pn.widgets.Select.from_param(explorer.param.preset, label="Preset",
                                                    sizing_mode="stretch_width")
+        cls = explorer.experiment_cls
+        self.preset_time = pn.pane.HTML(preset_time_text(cls, explorer.preset),
+                                        css_classes=["ov-preset-time"], margin=(0, 10),
+                                        styles={"font-size": "0.85em", "color": "#555"})
+        explorer.param.watch(
+            lambda e: setattr(self.preset_time, "object", preset_time_text(cls, e.new)),
+            "preset")
         self.seed = pn.widgets.IntInput.from_param(explorer.param.seed, label="Seed",
                                                    sizing_mode="stretch_width")
         self.device = pn.widgets.Select.from_param(explorer.param.device, label="Device",
@@ -85,6 +107,10 @@ class RunControls:
         if device:
             self.device_used.object = f"device in use: <b>{plain_html(device)}</b>"
 
+    def show_device_plan(self, text: str) -> None:
+        """Before a run: what the device choice will resolve to (``auto → cpu (...)``)."""
+        self.device_used.object = f"device: <b>{plain_html(text)}</b>"
+
     def show_status(self, status: str, message: str) -> None:
         """Status in bold, then the message; both shown as plain text."""
         text = message if message and message != status else ""
@@ -98,7 +124,7 @@ class RunControls:
 
     def panel(self) -> pn.Column:
         return pn.Column(
-            self.preset,
+            self.preset, self.preset_time,
             pn.Row(self.start, self.stop, sizing_mode="stretch_width"),
             pn.Row(self.pause, self.step_button, sizing_mode="stretch_width"),
             pn.Row(self.reset, self.new_seed, sizing_mode="stretch_width"),

@@ -20,10 +20,11 @@ import param
 from panel.io.state import set_curdoc
 
 from orthoviz.runtime import ConfigError, Runner, get_experiment
-from orthoviz.runtime.device import DEVICES, available_devices
+from orthoviz.runtime.device import DEVICES, available_devices, describe_choice
 from orthoviz.runtime.params import set_checked, user_parameters
 from orthoviz.runtime.record import Record
-from orthoviz.ui.controls import RunControls, config_widgets
+from orthoviz.ui.config_panel import ConfigPanel
+from orthoviz.ui.controls import RunControls
 from orthoviz.ui.files import FilesPanel
 from orthoviz.ui.plots import LiveCurves, LivePane
 from orthoviz.ui.present import PresentationSwitch
@@ -32,6 +33,7 @@ from orthoviz.ui.stream import StreamingMixin
 from orthoviz.ui.sweep_view import SweepView
 from orthoviz.ui.text import SafeAlert, bullet_text
 from orthoviz.ui.theory import TheoryMixin
+from orthoviz.ui.urlstate import sync_url
 from orthoviz.viz.common import ensure_bokeh, figure_layout
 from orthoviz.viz.spec import views_for
 
@@ -114,14 +116,14 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self._build()
         self.config.param.watch(self._config_changed, list(user_parameters(cls)))
         served = self._served_doc() is not None  # (pn.state.served is true in app files)
-        self._request_theory(self.config, sync=not served)
         if served:
-            self._serve_hooks()
+            self._serve_hooks()  # applies the URL: the theory below is of its config
+        self._request_theory(self.config, sync=not served)
 
     # -- layout -------------------------------------------------------------------------
     def _build(self) -> None:
         self.controls = RunControls(self)
-        self.config_panel = config_widgets(self.config)
+        self.config_panel = ConfigPanel(self.config)
         self.files = FilesPanel(self)
         self.curves = [LiveCurves(c, self.config) for c in self.views.curves]
         self.panes = [LivePane(p) for p in self.views.panes]
@@ -139,6 +141,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         c.reset.on_click(lambda e: self._on_loop(self.reset))
         c.new_seed.on_click(lambda e: self._on_loop(self.new_seed))
         c.step.object = f"step 0 / {self.config.total_steps()}"
+        self._show_device_plan()
         intro = self.views.intro or f"# {self.experiment_cls.title or self.experiment_cls.key}"
         self.intro = pn.pane.Markdown(intro, sizing_mode="stretch_width")
         plots = [x.panel for x in self.curves] + [x.panel for x in self.panes]
@@ -154,7 +157,8 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self.presentation = PresentationSwitch(self)
         self.sidebar = pn.Column(
             c.panel(), self.presentation.panel,
-            pn.Card(self.config_panel, title="Configuration", sizing_mode="stretch_width"),
+            pn.Card(self.config_panel.panel, title="Configuration",
+                    sizing_mode="stretch_width"),
             runs, files, sizing_mode="stretch_width")
 
     def __panel__(self):
@@ -180,14 +184,11 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
 
         pn.state.on_session_destroyed(destroyed)
         warm_up()
-        names = list(user_parameters(self.config))
-        pn.state.location.sync(self, ["seed"], on_error=self._url_error)
-        pn.state.location.sync(self.config, names, on_error=self._url_error)
-        self.presentation.sync_url()
+        self.presentation.sync_url()  # ?present= (its own key, kept by sync_url)
+        errors = sync_url(self, pn.state.location)  # the preset, then each value
+        if errors:
+            self._set_status("idle", "URL value not applied: " + "; ".join(errors))
         self._start_pump()
-
-    def _url_error(self, values: dict) -> None:
-        self._set_status("idle", f"ignored invalid URL values: {values}")
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -333,6 +334,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
             self._clear_plots()
             self._send_panes(None, force=True)
             self.controls.show_progress(0, self.config.total_steps(), None)
+            self._show_device_plan()
             self._set_status("idle", f"reset (seed {self.seed})")
         if was_running:
             self.start()
@@ -376,6 +378,8 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
 
     def _config_changed(self, *events) -> None:
         self.controls.step.object = f"step 0 / {self.config.total_steps()}"
+        if self.runner is None or not self.runner.alive:
+            self._show_device_plan()
         self._cancel_restart()
         running = self.runner is not None and self.runner.alive
         self._restart_timer = threading.Timer(RESTART_DELAY, self._on_loop,
@@ -384,6 +388,14 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self._restart_timer.start()
         if running:
             self._set_status("running", "restarting with the new settings…")
+
+    def _show_device_plan(self) -> None:
+        """What the device choice resolves to for the config on show (before Start)."""
+        try:
+            size = self.config.problem_size()
+        except Exception:  # a config being edited may not describe a problem yet
+            size = 0
+        self.controls.show_device_plan(describe_choice(self.device, size))
 
     def _cancel_restart(self) -> None:
         if self._restart_timer is not None:

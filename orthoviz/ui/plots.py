@@ -135,9 +135,13 @@ class LiveCurves:
 
 
 def _same(a: dict, b: dict, spec: Curves) -> bool:
-    """Whether the theory entries a group draws are the same objects (theory is cached
-    per config, so identity is equality here)."""
-    return all(a.get(k) is b.get(k) for k in spec.theory.values())
+    """Whether the theory entries a group draws are the same: the same objects (theory
+    is cached per config), or equal values (another config with the same prediction,
+    e.g. an opened run's: no new plot)."""
+    from orthoviz.ui.theory import same_theory
+
+    return all(a.get(k) is b.get(k) or same_theory(a.get(k), b.get(k))
+               for k in spec.theory.values())
 
 
 class LivePane:

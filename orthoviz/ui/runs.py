@@ -54,6 +54,11 @@ class RunFilesMixin:
             self._set_status(self.status, f"{path} is a {saved.experiment.key} run")
             return False
         self.stop()
+        with self._holding():  # one message to the page, one walk of its models
+            self._show_opened(saved)
+        return True
+
+    def _show_opened(self, saved) -> None:
         self.runner = None
         self._records = [r.light() for r in saved.records]
         self._arrays, self._opened = dict(saved.arrays), saved.final
@@ -61,23 +66,26 @@ class RunFilesMixin:
         self.seed = saved.seed
         values = saved.experiment.param.values()
         self.config.param.update(**{k: values[k] for k in user_parameters(self.config)})
+        # the edits above are this run's config, whose theory is set below: no restart
+        # and no second theory computation after the edit delay
+        self._cancel_restart()
         self.run_config, self.run_seed, self.run_device = saved.experiment, saved.seed, \
             saved.device
+        saved.experiment.share_theory(self.view_config)  # the config on show: no recompute
         theory = saved.experiment.theory()
+        self.config.share_theory(saved.experiment)
         self.view_config, self.view_theory = saved.experiment, theory
         self._theory_version += 1
         for c in self.curves:
             c.set_config(saved.experiment, theory)
-            c.clear()
-        for p in self.panes:
-            p.clear()
+            c.clear(reset_axes=True)  # the opened run's own range decides a log axis
         rows = [r.row() for r in self._records]
         for c in self.curves:
             c.send(rows)
-        self._send_panes(None, force=True)  # every pane, now
+        # every pane, now; one re-attaches (new plot models) only if its shape changed
+        self._send_panes(None, force=True)
         self._show_notes(saved.final, self._records)
         step = self._records[-1].step if self._records else 0
         self.controls.show_progress(step, saved.experiment.total_steps(), saved.device)
         damage = "".join(f"; {n}" for n in saved.notes)
         self._set_status(saved.status, f"opened {saved.path}{damage}")
-        return True

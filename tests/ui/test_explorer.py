@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -189,3 +190,34 @@ def test_draws_never_compute_the_theory(monkeypatch):
     e.figures()
     e._send_panes(e.runner, force=True)
     assert len(calls) == 1
+
+
+def test_open_after_a_run_in_the_same_session_draws_every_curve(tmp_path, wait_until):
+    """Open run in a session that ran another config since: every curve the saved run
+    drew gets its rows back, each log axis follows the opened rows, the panes keep
+    their plots (data only), and no restart or theory recomputation follows the
+    opened config's edits."""
+    from orthoviz.ui.explorer import RESTART_DELAY
+    from orthoviz.viz.curves import wants_log
+
+    e = Explorer("neural-collapse", preset="smoke", seed=5, runs_root=str(tmp_path))
+    e.start()
+    assert e.runner.join(60)
+    drawn = {c.spec.title: len(c.buffer.data) for c in e.curves}
+    path = e.save_run()
+    assert e.set_config(lr=0.05, steps=40)
+    time.sleep(3 * RESTART_DELAY)  # the edits settle (no restart of the run below)
+    e.start()
+    assert e.runner.join(60)
+    wait_until(lambda: e.status == "finished", timeout=10)
+    panes = [p.pane.object for p in e.panes]
+    assert e.open_run(path) is True
+    assert e._restart_timer is None
+    time.sleep(3 * RESTART_DELAY)  # an edit-delay restart would have cleared the plots
+    assert e.status == "finished" and "opened" in e.message
+    for c in e.curves:
+        if drawn[c.spec.title]:
+            assert len(c.buffer.data) == drawn[c.spec.title], c.spec.title
+            assert c.logy == wants_log(c.spec, [c._lo, c._hi]), c.spec.title
+    assert [p.pane.object for p in e.panes] == panes  # same shape: only data changed
+    assert e.config.lr == 0.1 and e.config.steps == 60 and e.seed == 5
