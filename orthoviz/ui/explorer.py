@@ -150,9 +150,17 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
                                  sizing_mode="stretch_width")
         self.sweep_view = SweepView(self.experiment_cls, self.runs_root, self._on_loop,
                                     self._holding)
-        # dynamic: the Sweep tab's plots are built when it is first shown
-        self.main = pn.Tabs(("Run", self.run_tab), ("Sweep", self.sweep_view),
-                            dynamic=True, sizing_mode="stretch_width")
+        # a collapsed card under the run's plots, filled when first opened. Not pn.Tabs
+        # (nor any container around the run's plots): with one, the NC panes' figures
+        # never reported "finished", so the document never went idle, and Panel's
+        # Location, which changes the browser's URL only when the document is idle,
+        # stopped writing links (found in Chromium; tests/ui/test_url_browser.py)
+        self.sweep_card = pn.Card(pn.pane.Markdown("Loading the sweep view…"),
+                                  title="Sweep: a grid of runs on Dask", collapsed=True,
+                                  css_classes=["ov-sweep"], sizing_mode="stretch_width")
+        self.sweep_card.param.watch(self._open_sweep_card, "collapsed")
+        self.run_tab.append(self.sweep_card)
+        self.main = self.run_tab
         runs, files = self.files.panels()
         self.presentation = PresentationSwitch(self)
         self.sidebar = pn.Column(
@@ -160,6 +168,10 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
             pn.Card(self.config_panel.panel, title="Configuration",
                     sizing_mode="stretch_width"),
             runs, files, sizing_mode="stretch_width")
+
+    def _open_sweep_card(self, event) -> None:
+        if not event.new and self.sweep_card.objects[0] is not self.sweep_view:
+            self.sweep_card.objects = [self.sweep_view]
 
     def __panel__(self):
         return pn.Row(pn.Column(self.sidebar, width=340), self.main,

@@ -23,7 +23,7 @@ def test_sweep_tab_fills_in_and_cancels(tmp_path, orthoviz_server, page):
     with orthoviz_server(tmp_path, apps=("random_features",)) as (_, port, _log):
         page.goto(f"http://127.0.0.1:{port}/random_features", timeout=120_000)
         page.get_by_role("button", name=re.compile("Start$")).wait_for(timeout=120_000)
-        page.locator(".bk-tab").filter(has_text="Sweep").first.click()
+        page.get_by_text("Sweep: a grid of runs on Dask").first.click()  # opens the card
         start = page.get_by_role("button", name="Start sweep")
         start.wait_for(timeout=60_000)
         for label, text in (("Values 1 (comma-separated)", "16, 32"),

@@ -141,13 +141,15 @@ def test_a_cli_sweep_folder_opens_in_the_view(tmp_path):
     assert not v.open_sweep(outside) and "not inside the runs directory" in v.alert.object
 
 
-def test_the_explorer_has_a_sweep_tab_with_the_experiment_defaults(tmp_path):
-    import panel as pn
+def test_the_explorer_has_a_sweep_card_with_the_experiment_defaults(tmp_path):
 
     from orthoviz.ui import Explorer
 
     e = Explorer("random-features", preset="smoke", runs_root=str(tmp_path))
-    assert isinstance(e.main, pn.Tabs) and list(e.main._names) == ["Run", "Sweep"]
+    card = e.sweep_card
+    assert card in e.main and card.collapsed and e.sweep_view not in card  # built on open
+    card.collapsed = False
+    assert list(card) == [e.sweep_view]
     v = e.sweep_view
     assert v.runs_root == str(tmp_path) and v.cls is RF
     assert (v.axis1.value, v.axis2.value, v.metric.value) == ("n", "sweep_values",
