@@ -24,6 +24,7 @@ import weakref
 import panel as pn
 
 from orthoviz.runtime import Runner
+from orthoviz.runtime.capacity import ADMISSION
 from orthoviz.viz.spec import ViewState
 
 #: ORTHOVIZ_TIMING_LOG=path appends each tick's server time (benchmarks/live.py reads it)
@@ -105,7 +106,7 @@ class StreamingMixin:
     def _pump(self, runner: Runner) -> None:
         self._apply_run_theory()
         records, ended = runner.drain()
-        status = (runner.status, runner.step)
+        status = (runner.status, runner.step, runner.queue_place)
         if not records and not ended and status == self._shown:
             return
         self._shown = status
@@ -121,7 +122,7 @@ class StreamingMixin:
                 self._final_drawn = True
                 self._show_notes(runner.final, runner.history)
                 self._set_status(runner.status, runner.message)
-            elif runner.status != self.status:
+            elif runner.status != self.status or runner.status == "queued":
                 self._set_status(runner.status, self._running_message(runner))
 
     def _holding(self):
@@ -147,6 +148,14 @@ class StreamingMixin:
             c.flush()
 
     def _running_message(self, runner: Runner) -> str:
+        place = runner.queue_place
+        if runner.status == "queued" and place is not None:
+            k, m = place
+            if runner.device.startswith("cuda"):  # never moved to the CPU behind one's back
+                return (f"place {k} of {m} for the GPU (one run at a time on it); "
+                        "choose the cpu device to run now")
+            n = ADMISSION.limits()[0]
+            return f"place {k} of {m} (this server computes {n} runs at once)"
         if runner.status == "paused":
             return f"paused at step {runner.step}"
         if runner.status == "stopping":
