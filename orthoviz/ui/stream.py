@@ -155,7 +155,7 @@ class StreamingMixin:
                 return (f"place {k} of {m} for the GPU (one run at a time on it); "
                         "choose the cpu device to run now")
             n = ADMISSION.limits()[0]
-            return f"place {k} of {m} (this server computes {n} runs at once)"
+            return f"place {k} of {m} (this server computes {n} run{'s' * (n > 1)} at once)"
         if runner.status == "paused":
             return f"paused at step {runner.step}"
         if runner.status == "stopping":
