@@ -151,10 +151,10 @@ class StreamingMixin:
         place = runner.queue_place
         if runner.status == "queued" and place is not None:
             k, m = place
+            n, g = ADMISSION.limits()
             if runner.device.startswith("cuda"):  # never moved to the CPU behind one's back
-                return (f"place {k} of {m} for the GPU (one run at a time on it); "
-                        "choose the cpu device to run now")
-            n = ADMISSION.limits()[0]
+                return (f"place {k} of {m} for the GPU ({g} run{'s' * (g > 1)} at a time "
+                        "on it); choose the cpu device to run now")
             return f"place {k} of {m} (this server computes {n} run{'s' * (n > 1)} at once)"
         if runner.status == "paused":
             return f"paused at step {runner.step}"

@@ -46,3 +46,17 @@ def test_a_second_run_queues_with_its_place_then_finishes(tmp_path, panel_server
         a.get_by_text(re.compile(r"^stopped")).first.wait_for(timeout=60_000)
         b.get_by_text(re.compile(r"^finished")).first.wait_for(timeout=120_000)
         assert b.get_by_text("step 60 / 60").count() == 1
+
+
+def test_the_status_line_names_the_place_and_the_gpu_wait():
+    from types import SimpleNamespace
+
+    from orthoviz.ui.stream import StreamingMixin
+
+    say = StreamingMixin()._running_message
+    cpu = SimpleNamespace(status="queued", queue_place=(2, 5), device="cpu", seed=0)
+    gpu = SimpleNamespace(status="queued", queue_place=(1, 2), device="cuda:0", seed=0)
+    assert say(cpu).startswith("place 2 of 5 ")
+    assert say(gpu).startswith("place 1 of 2 for the GPU") and "cpu device" in say(gpu)
+    admitted = SimpleNamespace(status="running", queue_place=None, device="cpu", seed=7)
+    assert say(admitted) == "seed 7"
