@@ -161,6 +161,11 @@ class Runner:
         return self._done.is_set()
 
     @property
+    def pending(self) -> bool:
+        """Records are queued for :meth:`drain` (a cheap check, no lock)."""
+        return bool(self._queue)
+
+    @property
     def queue_place(self) -> tuple[int, int] | None:
         """(k, m) while waiting for a slot: k-th of m queued runs of its kind (CPU or
         GPU); None once computing (or without an admission table)."""

@@ -86,6 +86,8 @@ class StreamingMixin:
         """
         t0 = time.perf_counter()
         runner = self.runner
+        if not self._tick_due(runner):
+            return  # idle: no hold (leaving a frozen hold re-walks every model of the page)
         ending = runner is not None and runner.done and not self._final_drawn
         if t0 - self._last_draw < 2.0 * self._tick_cost and not ending:
             return
@@ -97,6 +99,22 @@ class StreamingMixin:
         self._tick_cost, self._last_draw = t1 - t0, t1
         if self._tick_cost > 0.001:
             self._log(f"tick {self._tick_cost * 1000:.1f} ms")
+
+    def _tick_due(self, runner: Runner | None) -> bool:
+        """Whether a tick has anything to draw: a finished theory, a run's theory not
+        shown yet, or a run with queued records or a changed state. Most ticks of a
+        class have none (pages open, runs ended), and each would cost the session's
+        whole model walk (~60 ms for the NC page, 5 times a second)."""
+        if self._theory_pending is not None:
+            return True
+        if runner is None:
+            return False
+        if runner.theory is not None and self._run_theory_shown is not runner:
+            return True
+        if self._final_drawn:
+            return False
+        return runner.pending or runner.done or \
+            (runner.status, runner.step, runner.queue_place) != self._shown
 
     def _log(self, what: str) -> None:
         if _TIMING_LOG:
