@@ -362,7 +362,7 @@ def main(argv=None) -> int:
     p.add_argument("--session-timeout", type=float, default=300.0)
     p.add_argument("--time-limit", type=float, default=600.0,
                    help="seconds the N sessions may take together")
-    p.add_argument("--cleanup-wait", type=float, default=15.0,
+    p.add_argument("--cleanup-wait", type=float, default=35.0,
                    help="the server's unused-session check + lifetime (s)")
     p.add_argument("--json", default=None, help="also write the summary here")
     args = p.parse_args(argv)

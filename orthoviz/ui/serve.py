@@ -30,11 +30,15 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-#: close abandoned sessions quickly (Bokeh's defaults keep a closed tab's training
-#: thread alive for 15-30 s): check every 5 s, drop sessions unused for 10 s
-SESSION_FLAGS = ["--check-unused-sessions", "5000", "--unused-session-lifetime", "10000"]
+#: drop abandoned sessions (a closed tab: its run stops, its memory goes): check every
+#: 5 s, drop sessions unused for 30 s. Not shorter: a session is created when its page
+#: is served and counts as unused until the browser opens its websocket, which a class
+#: loading pages at once on a busy server can take well over 10 s to do; Bokeh then
+#: builds the whole page a second time (measured: 20 sessions on a loaded 2-core box
+#: with 10 s never got to start a run in 8 minutes).
+SESSION_FLAGS = ["--check-unused-sessions", "5000", "--unused-session-lifetime", "30000"]
 SESSION_OPTS = {"check_unused_sessions_milliseconds": 5000,
-                "unused_session_lifetime_milliseconds": 10000}
+                "unused_session_lifetime_milliseconds": 30000}
 #: seconds a signalled server gets to stop before the process ends regardless
 GRACE_S = 5.0
 DEFAULT_ADDRESS = "127.0.0.1"
