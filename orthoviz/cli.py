@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--num-threads", type=int, default=4,
                    help="threads of the server's pool for callbacks and draws (default 4); "
                    "each session's training runs on its own thread")
+    s.add_argument("--max-runs", type=int, default=None, metavar="N",
+                   help="runs computed at once across all sessions (default "
+                   "$ORTHOVIZ_MAX_RUNS, else the number of cores); later Starts wait "
+                   "in a queue and see their place")
     s.add_argument("--show", action=argparse.BooleanOptionalAction, default=False,
                    help="open a browser")
     e = sub.add_parser("export", help="figures (HTML, PNG when possible) and CSV of a run")
@@ -255,7 +259,7 @@ def cmd_serve(args) -> int:
     return serve_apps(args.apps or None, port=args.port, address=args.address,
                       show=args.show, num_threads=args.num_threads,
                       allow_origin=args.allow_origin, data_root=args.data_root,
-                      basic_auth=args.basic_auth)
+                      basic_auth=args.basic_auth, max_runs=args.max_runs)
 
 
 def cmd_export(args) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -22,6 +23,11 @@ from orthoviz.runtime.resources import check_memory
 from orthoviz.runtime.threads import thread_budget
 
 _THEORY_LOCK = threading.Lock()
+#: theories shared by every instance in the process, most recent last: a theory is a
+#: pure function of the config, so thirty sessions of a class opening the same preset
+#: compute it once. Small: a theory is at most a few arrays of the views' size.
+_SHARED: OrderedDict[tuple, dict] = OrderedDict()
+SHARED_THEORIES = 32
 
 
 class Experiment(param.Parameterized):
@@ -171,23 +177,42 @@ class Experiment(param.Parameterized):
         """Pure prediction for this config, keyed by the run's metric names.
 
         Computed by :meth:`_theory` once per config and cached on the instance (a run,
-        its views and its summary all share one evaluation). The cache key is the
-        serialized config, so editing a parameter invalidates it.
+        its views and its summary all share one evaluation) and in a small process-wide
+        table (sessions opening the same config share it; treat it as read-only). The
+        cache key is the serialized config, so editing a parameter invalidates it.
         """
         key = json.dumps(self.config(), sort_keys=True)
+        shared_key = self._shared_key(key)
         with _THEORY_LOCK:
             cached = self.__dict__.get("_theory_cache")
             if cached is not None and cached[0] == key:
                 return cached[1]
+            value = _SHARED.get(shared_key)
+            if value is not None:
+                _SHARED.move_to_end(shared_key)
+                self.__dict__["_theory_cache"] = (key, value)
+                return value
         value = self._theory()
         with _THEORY_LOCK:
             self.__dict__["_theory_cache"] = (key, value)
+            _SHARED[shared_key] = value
+            while len(_SHARED) > SHARED_THEORIES:
+                _SHARED.popitem(last=False)
         return value
 
     def theory_ready(self) -> bool:
         """True when :meth:`theory` would return at once (cached for this config)."""
+        key = json.dumps(self.config(), sort_keys=True)
         cached = self.__dict__.get("_theory_cache")
-        return cached is not None and cached[0] == json.dumps(self.config(), sort_keys=True)
+        if cached is not None and cached[0] == key:
+            return True
+        with _THEORY_LOCK:
+            return self._shared_key(key) in _SHARED
+
+    def _shared_key(self, config_key: str) -> tuple:
+        """The process-wide table's key: the class, its ``_theory`` implementation
+        (a replaced one computes afresh) and the serialized config."""
+        return type(self), type(self)._theory, config_key
 
     def share_theory(self, other: Experiment) -> bool:
         """Take ``other``'s cached theory when both configs are equal (a run's snapshot

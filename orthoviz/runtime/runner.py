@@ -19,8 +19,8 @@ from orthoviz.runtime.errors import NonFiniteError
 from orthoviz.runtime.history import History
 from orthoviz.runtime.record import Record
 
-IDLE, RUNNING, PAUSED, STOPPING, STOPPED, FINISHED, FAILED = (
-    "idle", "running", "paused", "stopping", "stopped", "finished", "failed",
+IDLE, QUEUED, RUNNING, PAUSED, STOPPING, STOPPED, FINISHED, FAILED = (
+    "idle", "queued", "running", "paused", "stopping", "stopped", "finished", "failed",
 )
 ENDED = (STOPPED, FINISHED, FAILED)
 
@@ -46,6 +46,11 @@ class Runner:
     history_limit : int
         Records kept in memory (older step-curve records are thinned past it; the run
         folder of a writer keeps every row).
+    admission : capacity.Admission, optional
+        The process's run limit (the explorer passes ``capacity.ADMISSION``): the
+        worker thread waits for a slot (status ``queued``, :attr:`queue_place`) before
+        it computes, and gives the slot back on every way out. None: no limit (the
+        CLI runs one run per process).
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class Runner:
         flush_interval: float = 0.1,
         writer=None,
         history_limit: int = 20_000,
+        admission=None,
     ):
         self.experiment, self.seed, self.device_request = experiment, seed, device
         self.on_flush, self.on_done, self.writer = on_flush, on_done, writer
@@ -80,6 +86,7 @@ class Runner:
         self._queue: list[Record] = []  # for drain()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self._admission, self._ticket = admission, None
 
     # -- control ------------------------------------------------------------------
     def start(self) -> Runner:
@@ -88,31 +95,44 @@ class Runner:
             raise RuntimeError("a Runner runs once; make a new one")
         self.device = self.experiment.check(self.seed, self.device_request)
         stream = self.experiment.run(seed=self.seed, device=self.device)
-        self.status = RUNNING
+        if self._admission is not None:  # in the queue in the order of the clicks
+            self._ticket = self._admission.request(self.device)
+        self.status = QUEUED if self.queue_place is not None else RUNNING
         self._thread = threading.Thread(
             target=self._work, args=(stream,), name=f"orthoviz-{self.experiment.key}",
             daemon=True,
         )
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:
+            self._release()
+            raise
         return self
 
     def stop(self, wait: bool = False, timeout: float | None = 10.0) -> None:
         """Ask the run to stop after the record in progress (one inner step)."""
         self._stop.set()
         self._running.set()  # a paused run must wake up to stop
-        if self.status in (RUNNING, PAUSED):
+        if self._ticket is not None and not self._ticket.admitted:
+            self._ticket.cancel()  # leave the queue now: the places behind move up
+        if self.status in (QUEUED, RUNNING, PAUSED):
             self.status = STOPPING
         if wait:
             self.join(timeout)
 
     def pause(self) -> None:
-        """Hold the run after the record in progress."""
-        if self.status == RUNNING:
+        """Hold the run after the record in progress (a queued run: after its first
+        record once admitted)."""
+        if self.status == QUEUED:
+            self._running.clear()
+        elif self.status == RUNNING:
             self._running.clear()
             self.status = PAUSED
 
     def resume(self) -> None:
-        if self.status == PAUSED:
+        if self.status == QUEUED:
+            self._running.set()
+        elif self.status == PAUSED:
             self._step_once = False
             self.status = RUNNING
             self._running.set()
@@ -141,6 +161,17 @@ class Runner:
         return self._done.is_set()
 
     @property
+    def pending(self) -> bool:
+        """Records are queued for :meth:`drain` (a cheap check, no lock)."""
+        return bool(self._queue)
+
+    @property
+    def queue_place(self) -> tuple[int, int] | None:
+        """(k, m) while waiting for a slot: k-th of m queued runs of its kind (CPU or
+        GPU); None once computing (or without an admission table)."""
+        return self._ticket.place() if self._ticket is not None else None
+
+    @property
     def progress(self) -> float:
         return min(1.0, self.step / self.total)
 
@@ -161,6 +192,11 @@ class Runner:
         batch: list[Record] = []
         last = t0
         try:
+            if not self._admitted():
+                self.status, self.message = STOPPED, "stopped while queued"
+                stream.close()
+                return
+            t0 = last = time.perf_counter()  # the run's own time, not the queue's
             self.theory = self.experiment.theory()  # once, off any event loop
             for rec in stream:
                 self._take(rec)
@@ -191,6 +227,7 @@ class Runner:
             self._flush(batch)
             self.status, self.message = FAILED, f"{type(e).__name__}: {e}"
         finally:
+            self._release()
             self.wall_time = time.perf_counter() - t0
             if self.writer is not None:
                 try:
@@ -204,6 +241,28 @@ class Runner:
                     self.on_done(self)
                 except Exception:
                     pass
+
+    def _admitted(self) -> bool:
+        """Worker thread: wait for a slot (False: stopped while queued)."""
+        if self._ticket is None or self._ticket.admitted:
+            return True
+        if not self._ticket.wait(self._stop.is_set):
+            return False
+        if self.status == QUEUED:
+            self.status = RUNNING if self._running.is_set() else PAUSED
+        return True
+
+    def _release(self) -> None:
+        """Give back the slot (every exit path) and free a GPU's cached blocks."""
+        if self._ticket is not None:
+            self._ticket.release()
+        if self.device is not None and self.device.startswith("cuda"):
+            try:
+                import torch
+
+                torch.cuda.empty_cache()
+            except Exception:  # a broken CUDA context must not hide the run's end
+                pass
 
     def _take(self, rec: Record) -> None:
         with self._lock:

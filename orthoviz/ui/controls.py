@@ -10,8 +10,8 @@ from orthoviz.runtime.params import param_label, user_parameters
 from orthoviz.ui.text import SafeAlert, plain_html
 
 #: status -> Alert colour
-ALERT = {"idle": "secondary", "running": "primary", "paused": "info", "stopping": "warning",
-         "stopped": "warning", "finished": "success", "failed": "danger"}
+ALERT = {"idle": "secondary", "queued": "info", "running": "primary", "paused": "info",
+         "stopping": "warning", "stopped": "warning", "finished": "success", "failed": "danger"}
 
 
 def config_widgets(config: param.Parameterized, names: list[str] | None = None) -> pn.Param:
@@ -116,8 +116,8 @@ class RunControls:
         text = message if message and message != status else ""
         self.status.param.update(object=text, title=status,
                                  alert_type=ALERT.get(status, "secondary"))
-        running = status in ("running", "paused", "stopping")
-        self.start.disabled = status in ("running", "paused")
+        running = status in ("queued", "running", "paused", "stopping")
+        self.start.disabled = status in ("queued", "running", "paused")
         self.stop.disabled = not running
         self.pause.disabled = status not in ("running", "paused")
         self.pause.label = "▶ Resume" if status == "paused" else "❚❚ Pause"

@@ -10,6 +10,7 @@ the theory of the config on show is computed once per config off the event loop
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
 import threading
@@ -20,6 +21,7 @@ import param
 from panel.io.state import set_curdoc
 
 from orthoviz.runtime import ConfigError, Runner, get_experiment
+from orthoviz.runtime.capacity import ADMISSION
 from orthoviz.runtime.device import DEVICES, available_devices, describe_choice
 from orthoviz.runtime.params import set_checked, user_parameters
 from orthoviz.runtime.record import Record
@@ -76,8 +78,8 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
     preset = param.Selector(default="default", objects=["default"], doc="Named preset")
     seed = param.Integer(default=0, bounds=(0, 2**31 - 1), doc="Seed of the run")
     device = param.Selector(default="auto", objects=list(DEVICES), doc="Device of the run")
-    status = param.String(default="idle", doc="idle, running, paused, stopping, stopped, "
-                          "finished or failed")
+    status = param.String(default="idle", doc="idle, queued, running, paused, stopping, "
+                          "stopped, finished or failed")
     message = param.String(default="", doc="What happened last, in words")
     runs_root = param.String(default="runs", doc="Folder of saved runs")
 
@@ -184,7 +186,11 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
                                             main=[self.main], sidebar_width=360)
 
     def servable(self, title: str | None = None, **kwargs):
-        return self.template(title).servable(title=title, **kwargs)
+        # one model-graph walk for the whole page: unfrozen, Bokeh re-walks every model
+        # at each root and plot added (a quarter of a page load's server CPU)
+        doc = pn.state.curdoc
+        with doc.models.freeze() if doc is not None else contextlib.nullcontext():
+            return self.template(title).servable(title=title, **kwargs)
 
     def _serve_hooks(self) -> None:
         ref = weakref.ref(self)
@@ -266,8 +272,11 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
             try:
                 exp = self.experiment_cls.from_config(self.config.config())  # a snapshot
                 exp.share_theory(self.config)
-                runner = Runner(exp, seed=self.seed, device=self.device, flush_interval=0.1)
-                if self._served_doc() is None:
+                served = self._served_doc() is not None
+                # served runs share the process's run limit (queued beyond it)
+                runner = Runner(exp, seed=self.seed, device=self.device, flush_interval=0.1,
+                                admission=ADMISSION if served else None)
+                if not served:
                     self._direct_callbacks(runner)
                 runner.start()  # validates eagerly: ConfigError / ResourceError here
             except ConfigError as e:  # includes ResourceError: the message says what to change
@@ -285,7 +294,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
             with self._holding():
                 self._clear_plots()
                 self.controls.show_progress(0, runner.total, runner.device)
-                self._set_status("running", f"seed {self.seed}")
+                self._set_status(runner.status, self._running_message(runner))
             return True
 
     def stop(self, wait: bool = False, timeout: float = 10.0) -> None:
@@ -359,13 +368,18 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         return self.seed
 
     def teardown(self) -> None:
-        """Stop everything this explorer started (the session ended)."""
+        """Stop everything this explorer started (the session ended): a queued run
+        leaves the queue at once, a computing one stops after its step in progress.
+        The worker is joined, except on the event loop, which every session shares:
+        there the thread ends on its own (its slot is given back on the way out)."""
         self._cancel_restart()
         self.sweep_view.teardown()
         if self._pump_cb is not None:
             self._pump_cb.stop()
         if self.runner is not None:
-            self.runner.stop(wait=True, timeout=5.0)
+            on_loop = threading.get_ident() == self._loop_thread and \
+                self._served_doc() is not None
+            self.runner.stop(wait=not on_loop, timeout=5.0)
 
     def set_config(self, **values) -> bool:
         """Set config values with validation; a bad value goes to the status line."""

@@ -10,7 +10,10 @@ a short grace period the process ends whatever is still running. Safe by default
   needs at least one, and ``*`` is refused;
 - ``data_dir`` values are confined to the data root (``--data-root``, else
   ``$ORTHOVIZ_DATA_ROOT``, else ``./data``);
-- ``--basic-auth`` puts Panel's login page in front of every app.
+- ``--basic-auth`` puts Panel's login page in front of every app;
+- at most ``--max-runs`` runs compute at once (default: the cores; one per GPU on
+  CUDA); later Starts wait in a queue and show their place
+  (:mod:`orthoviz.runtime.capacity`).
 
 ``/`` is orthoviz's index of the apps (:mod:`orthoviz.ui.index`), with thumbnails
 from ``apps/thumbnails`` at ``/thumbnails/``.
@@ -27,11 +30,15 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-#: close abandoned sessions quickly (Bokeh's defaults keep a closed tab's training
-#: thread alive for 15-30 s): check every 5 s, drop sessions unused for 10 s
-SESSION_FLAGS = ["--check-unused-sessions", "5000", "--unused-session-lifetime", "10000"]
+#: drop abandoned sessions (a closed tab: its run stops, its memory goes): check every
+#: 5 s, drop sessions unused for 30 s. Not shorter: a session is created when its page
+#: is served and counts as unused until the browser opens its websocket, which a class
+#: loading pages at once on a busy server can take well over 10 s to do; Bokeh then
+#: builds the whole page a second time (measured: 20 sessions on a loaded 2-core box
+#: with 10 s never got to start a run in 8 minutes).
+SESSION_FLAGS = ["--check-unused-sessions", "5000", "--unused-session-lifetime", "30000"]
 SESSION_OPTS = {"check_unused_sessions_milliseconds": 5000,
-                "unused_session_lifetime_milliseconds": 10000}
+                "unused_session_lifetime_milliseconds": 30000}
 #: seconds a signalled server gets to stop before the process ends regardless
 GRACE_S = 5.0
 DEFAULT_ADDRESS = "127.0.0.1"
@@ -135,7 +142,8 @@ def resolve_data_root(data_root: str | None) -> Path:
 
 def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | None = None,
                show: bool = False, num_threads: int = 4, allow_origin: list[str] = (),
-               data_root: str | None = None, basic_auth: str | None = None) -> int:
+               data_root: str | None = None, basic_auth: str | None = None,
+               max_runs: int | None = None) -> int:
     """Serve the dashboards until SIGTERM or SIGINT; returns the exit code (0 after a
     requested stop, 2 for an option to change, with one line on stderr)."""
     address = address or DEFAULT_ADDRESS
@@ -144,12 +152,17 @@ def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | N
         origins = allowed_origins(address, port, allow_origin)
         root = resolve_data_root(data_root)
         check_port(address, port)
+        if max_runs is not None and max_runs < 1:
+            raise ServeError(f"--max-runs {max_runs}: give an integer >= 1")
     except (FileNotFoundError, ServeError) as e:
         print(f"orthoviz: {e}", file=sys.stderr)
         return 2
     from orthoviz.datasets import DATA_ROOT_ENV
 
     os.environ[DATA_ROOT_ENV] = str(root)
+    from orthoviz.runtime.capacity import ADMISSION
+
+    ADMISSION.configure(max_runs=max_runs)
     # several sessions train at once: one intra-op thread each unless the user chose
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     # Bokeh lets this variable replace the allowlist below: the flags decide here
@@ -202,12 +215,19 @@ def _report(server, paths, origins, root, basic_auth, ignored) -> None:
              f"  listening on {', '.join(bound) or _fmt((host, port))}"
              + ("" if is_local(host) else "  (reachable from other machines)"),
              f"  websocket origins: {', '.join(origins)}",
-             f"  data folders: only under {root}"]
+             f"  data folders: only under {root}",
+             f"  runs computed at once: {_limits()[0]} (later Starts wait in a queue)"]
     if basic_auth:
         lines.append("  login required (basic auth)")
     if ignored:
         lines.append(f"  note: BOKEH_ALLOW_WS_ORIGIN={ignored!r} ignored; use --allow-origin")
     print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _limits() -> tuple[int, int]:
+    from orthoviz.runtime.capacity import ADMISSION
+
+    return ADMISSION.limits()
 
 
 def _fmt(addr) -> str:

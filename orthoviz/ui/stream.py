@@ -24,6 +24,7 @@ import weakref
 import panel as pn
 
 from orthoviz.runtime import Runner
+from orthoviz.runtime.capacity import ADMISSION
 from orthoviz.viz.spec import ViewState
 
 #: ORTHOVIZ_TIMING_LOG=path appends each tick's server time (benchmarks/live.py reads it)
@@ -85,6 +86,8 @@ class StreamingMixin:
         """
         t0 = time.perf_counter()
         runner = self.runner
+        if not self._tick_due(runner):
+            return  # idle: no hold (leaving a frozen hold re-walks every model of the page)
         ending = runner is not None and runner.done and not self._final_drawn
         if t0 - self._last_draw < 2.0 * self._tick_cost and not ending:
             return
@@ -97,6 +100,22 @@ class StreamingMixin:
         if self._tick_cost > 0.001:
             self._log(f"tick {self._tick_cost * 1000:.1f} ms")
 
+    def _tick_due(self, runner: Runner | None) -> bool:
+        """Whether a tick has anything to draw: a finished theory, a run's theory not
+        shown yet, or a run with queued records or a changed state. Most ticks of a
+        class have none (pages open, runs ended), and each would cost the session's
+        whole model walk (~60 ms for the NC page, 5 times a second)."""
+        if self._theory_pending is not None:
+            return True
+        if runner is None:
+            return False
+        if runner.theory is not None and self._run_theory_shown is not runner:
+            return True
+        if self._final_drawn:
+            return False
+        return runner.pending or runner.done or \
+            (runner.status, runner.step, runner.queue_place) != self._shown
+
     def _log(self, what: str) -> None:
         if _TIMING_LOG:
             with open(_TIMING_LOG, "a") as f:
@@ -105,7 +124,7 @@ class StreamingMixin:
     def _pump(self, runner: Runner) -> None:
         self._apply_run_theory()
         records, ended = runner.drain()
-        status = (runner.status, runner.step)
+        status = (runner.status, runner.step, runner.queue_place)
         if not records and not ended and status == self._shown:
             return
         self._shown = status
@@ -121,7 +140,7 @@ class StreamingMixin:
                 self._final_drawn = True
                 self._show_notes(runner.final, runner.history)
                 self._set_status(runner.status, runner.message)
-            elif runner.status != self.status:
+            elif runner.status != self.status or runner.status == "queued":
                 self._set_status(runner.status, self._running_message(runner))
 
     def _holding(self):
@@ -147,6 +166,14 @@ class StreamingMixin:
             c.flush()
 
     def _running_message(self, runner: Runner) -> str:
+        place = runner.queue_place
+        if runner.status == "queued" and place is not None:
+            k, m = place
+            n, g = ADMISSION.limits()
+            if runner.device.startswith("cuda"):  # never moved to the CPU behind one's back
+                return (f"place {k} of {m} for the GPU ({g} run{'s' * (g > 1)} at a time "
+                        "on it); choose the cpu device to run now")
+            return f"place {k} of {m} (this server computes {n} run{'s' * (n > 1)} at once)"
         if runner.status == "paused":
             return f"paused at step {runner.step}"
         if runner.status == "stopping":

@@ -1,0 +1,79 @@
+"""``orthoviz serve`` with a sampler, for benchmarks/load.py (not a user entry point).
+
+Runs :func:`orthoviz.ui.serve.serve_apps` in this process and, on a daemon thread,
+appends one JSON line every ``--every`` seconds to ``--samples``: resident memory,
+threads (all, and orthoviz run threads), server CPU seconds and the admission table.
+When the file ``--samples``.probe appears, the sampler also walks the heap once
+(``gc.collect()``, then counts live explorers and Bokeh documents) and writes the
+result to ``--samples``.heap, then deletes the probe file.
+
+Usage: ``python benchmarks/load_server.py --samples FILE -- APPS --port P [...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def heap_probe() -> dict:
+    """Live explorers and Bokeh documents after a full collection."""
+    from bokeh.document import Document
+
+    from orthoviz.ui.explorer import Explorer
+
+    gc.collect()
+    objs = gc.get_objects()
+    return {"explorers": sum(isinstance(o, Explorer) for o in objs),
+            "documents": sum(isinstance(o, Document) for o in objs),
+            "rss_mb": round(rss_mb(), 1)}
+
+
+def sample_forever(path: Path, every: float) -> None:
+    from orthoviz.runtime.capacity import ADMISSION
+
+    probe, heap = Path(f"{path}.probe"), Path(f"{path}.heap")
+    while True:
+        names = [t.name for t in threading.enumerate()]
+        row = {"t": time.time(), "rss_mb": round(rss_mb(), 1),
+               "threads": len(os.listdir("/proc/self/task")),
+               "run_threads": sum(n.startswith("orthoviz-") for n in names),
+               "cpu_s": round(time.process_time(), 2), **ADMISSION.counts()}
+        with open(path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        if probe.exists():
+            heap.write_text(json.dumps(heap_probe()))
+            probe.unlink()
+        time.sleep(every)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--samples", required=True)
+    p.add_argument("--every", type=float, default=0.5)
+    p.add_argument("serve", nargs=argparse.REMAINDER)
+    args = p.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from orthoviz.cli import main as cli_main
+
+    threading.Thread(target=sample_forever, args=(Path(args.samples), args.every),
+                     name="load-sampler", daemon=True).start()
+    rest = [a for a in args.serve if a != "--"]
+    return cli_main(["serve", *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
