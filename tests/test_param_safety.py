@@ -74,3 +74,26 @@ def test_values_from_the_url_or_widgets_are_refused_at_start():
     r = Explorer(RF, preset="smoke")
     r.config.ridges = [0.1, math.inf]
     assert r.start() is False and "'ridges'" in r.message and r.runner is None
+
+
+def test_a_session_reads_its_url_value_by_value():
+    """One bad URL value no longer drops the good ones next to it (Panel applies a
+    query in one update), a number Panel's own parser cannot read (5000 digits) no
+    longer breaks the session, and each refused value is named in the status."""
+    pytest.importorskip("panel")
+    from panel.io.location import Location
+
+    from orthoviz.ui import Explorer
+
+    e = Explorer(NC, preset="smoke")
+    loc = Location(search="?depth=2&lr=nan&layer_decays=1,,2&seed=7&steps=" + "9" * 5000)
+    e._sync_url(loc)
+    assert (e.config.depth, e.seed) == (2, 7)
+    assert (e.config.lr, e.config.layer_decays) == (0.1, [])  # the smoke values
+    assert e.status == "idle" and e.message.startswith("ignored from the URL")
+    for name in ("lr", "layer_decays", "steps"):
+        assert f"'{name}'" in e.message
+    assert "lr=nan" not in loc.search and "depth=2" in loc.search
+    assert len(e.message) < 500  # the 5000 digits are cut
+    assert e.start() is True  # the session works on
+    e.stop(wait=True)

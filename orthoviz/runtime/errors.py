@@ -9,7 +9,7 @@ class ConfigError(ValueError):
 
     def __init__(self, parameter: str, value, allowed: str, detail: str = ""):
         self.parameter, self.value, self.allowed = parameter, value, allowed
-        msg = f"invalid value for '{parameter}': {value!r} (allowed: {allowed})"
+        msg = f"invalid value for '{parameter}': {shown(value)} (allowed: {allowed})"
         if detail:
             msg += f"; {detail}"
         super().__init__(msg)
@@ -35,6 +35,18 @@ class NonFiniteError(RuntimeError):
     def __init__(self, metric: str, step: int, hint: str):
         self.metric, self.step, self.hint = metric, step, hint
         super().__init__(f"'{metric}' became non-finite at step {step}: {hint}")
+
+
+def shown(value, limit: int = 80) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters (a pasted
+    megabyte or a 5000-digit number stays one readable line)."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - e.g. an int beyond Python's digit limit
+        text = f"<{type(value).__name__}>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 20]}… ({len(text)} characters)"
 
 
 def _gib(n: int) -> str:

@@ -30,6 +30,7 @@ from orthoviz.ui.runs import RunFilesMixin
 from orthoviz.ui.stream import StreamingMixin
 from orthoviz.ui.text import SafeAlert, bullet_text
 from orthoviz.ui.theory import TheoryMixin
+from orthoviz.ui.urlstate import sync_url, url_message
 from orthoviz.viz.common import ensure_bokeh, figure_layout
 from orthoviz.viz.spec import views_for
 
@@ -172,13 +173,17 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
 
         pn.state.on_session_destroyed(destroyed)
         warm_up()
-        names = list(user_parameters(self.config))
-        pn.state.location.sync(self, ["seed"], on_error=self._url_error)
-        pn.state.location.sync(self.config, names, on_error=self._url_error)
+        self._sync_url(pn.state.location)
         self._start_pump()
 
-    def _url_error(self, values: dict) -> None:
-        self._set_status("idle", f"ignored invalid URL values: {values}")
+    def _sync_url(self, location) -> None:
+        """Seed and config from the URL and back (:mod:`orthoviz.ui.urlstate`)."""
+        sync_url(location, [(self, ["seed"]), (self.config, list(user_parameters(self.config)))],
+                 self._url_error)
+
+    def _url_error(self, errors: list) -> None:
+        if errors:
+            self._set_status("idle", url_message(errors))
 
     # -- state --------------------------------------------------------------------------
     @property

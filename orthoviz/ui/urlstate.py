@@ -1,0 +1,67 @@
+"""The explorer's state in the URL (``?depth=2&lr=0.05&seed=3``), read as the command
+line's ``--set`` reads its values.
+
+Panel's ``Location.sync`` applies all query values in one update: one bad value drops
+the good ones with it, some bad ones pass (``[NaN]`` parses to a list), and a value
+its own parser cannot read (a 5000-digit number) raises in the session's constructor.
+So the query is read here first, item by item, with :func:`set_each`: values refused
+are reported by parameter name and removed from the URL, and only then does Panel
+keep the URL and the widgets in step.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+
+from panel.util import parse_query
+
+from orthoviz.runtime.errors import ConfigError, shown
+from orthoviz.runtime.params import allowed_text, set_each
+
+
+def read_query(search: str, targets: list[tuple[object, list[str]]]
+               ) -> tuple[list[ConfigError], str]:
+    """Apply the values of ``search`` (``"?a=1&b=2"``) to the parameters named in
+    ``targets`` ((object, names) pairs); returns (the values refused, the query to keep:
+    ``search`` without them and without items Panel's parser cannot read)."""
+    items = urllib.parse.parse_qsl(search.lstrip("?"), keep_blank_values=True)
+    errors: list[ConfigError] = []
+    keep = []
+    for key, text in items:
+        owner = next((obj for obj, names in targets if key in names), None)
+        try:
+            parse_query("?" + urllib.parse.urlencode({key: text}))
+        except Exception:  # noqa: BLE001 - Panel's parser would raise it at sync
+            allowed = allowed_text(owner.param[key]) if owner is not None else "none"
+            errors.append(ConfigError(key, text, allowed, "the URL parser cannot read it"))
+            continue
+        if owner is not None:
+            bad = set_each(owner, {key: text})
+            if bad:
+                errors += bad
+                continue
+        keep.append((key, text))
+    return errors, "?" + urllib.parse.urlencode(keep) if keep else ""
+
+
+def sync_url(location, targets: list[tuple[object, list[str]]],
+             report: Callable[[list[ConfigError]], None]) -> None:
+    """Read the URL into ``targets`` (refused values go to ``report`` and out of the
+    URL), then keep both in step with ``location.sync``; a later URL value refused as
+    a whole batch is applied item by item with the same report."""
+    errors, kept = read_query(location.search or "", targets)
+    if errors:
+        location.search = kept
+        report(errors)
+    for obj, names in targets:
+        def on_error(values, obj=obj):
+            report(set_each(obj, values))
+
+        location.sync(obj, names, on_error=on_error)
+
+
+def url_message(errors: list[ConfigError]) -> str:
+    """One line for the status: each refused value with its parameter."""
+    return "ignored from the URL: " + "; ".join(
+        f"'{e.parameter}' = {shown(e.value, 40)} (allowed: {e.allowed})" for e in errors)
