@@ -26,11 +26,11 @@ from orthoviz.runtime.record import Record
 from orthoviz.ui.controls import RunControls, config_widgets
 from orthoviz.ui.files import FilesPanel
 from orthoviz.ui.plots import LiveCurves, LivePane
-from orthoviz.ui.runs import RunFilesMixin
+from orthoviz.ui.runs import RunFilesMixin, autosave_default
 from orthoviz.ui.stream import StreamingMixin
 from orthoviz.ui.text import SafeAlert, bullet_text
 from orthoviz.ui.theory import TheoryMixin
-from orthoviz.ui.urlstate import sync_url, url_message
+from orthoviz.ui.urlstate import UrlStateMixin
 from orthoviz.viz.common import ensure_bokeh, figure_layout
 from orthoviz.viz.spec import views_for
 
@@ -51,7 +51,7 @@ def warm_up() -> None:
     threading.Thread(target=work, name="orthoviz-warm-up", daemon=True).start()
 
 
-class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
+class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, UrlStateMixin, pn.viewable.Viewer):
     """Live explorer of one experiment.
 
     Parameters
@@ -77,11 +77,14 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
                           "finished or failed")
     message = param.String(default="", doc="What happened last, in words")
     runs_root = param.String(default="runs", doc="Folder of saved runs")
+    autosave = param.Boolean(default=False, doc="Write each run into runs_root as it goes "
+                             "(default: $ORTHOVIZ_AUTOSAVE, set by `orthoviz serve --autosave`)")
 
     def __init__(self, experiment, preset: str | None = None, config: dict | None = None,
                  seed: int = 0, device: str = "auto", runs_root: str = "runs", **params):
         cls = get_experiment(experiment) if isinstance(experiment, str) else experiment
         self.experiment_cls = cls
+        params.setdefault("autosave", autosave_default())
         super().__init__(seed=seed, device=device, runs_root=runs_root, **params)
         self.param.preset.objects = list(cls.presets)
         # only what exists here (no "cuda" without a GPU), plus a device asked for by
@@ -176,15 +179,6 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self._sync_url(pn.state.location)
         self._start_pump()
 
-    def _sync_url(self, location) -> None:
-        """Seed and config from the URL and back (:mod:`orthoviz.ui.urlstate`)."""
-        sync_url(location, [(self, ["seed"]), (self.config, list(user_parameters(self.config)))],
-                 self._url_error)
-
-    def _url_error(self, errors: list) -> None:
-        if errors:
-            self._set_status("idle", url_message(errors))
-
     # -- state --------------------------------------------------------------------------
     @property
     def history(self) -> list[Record]:
@@ -249,7 +243,11 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
             try:
                 exp = self.experiment_cls.from_config(self.config.config())  # a snapshot
                 exp.share_theory(self.config)
-                runner = Runner(exp, seed=self.seed, device=self.device, flush_interval=0.1)
+                device = exp.check(self.seed, self.device)  # before anything is written
+                writer, unsaved = self._autosave_writer(exp, device)
+                runner = Runner(exp, seed=self.seed, device=self.device, flush_interval=0.1,
+                                writer=writer)
+                runner.write_error = unsaved
                 if self._served_doc() is None:
                     self._direct_callbacks(runner)
                 runner.start()  # validates eagerly: ConfigError / ResourceError here
@@ -268,7 +266,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
             with self._holding():
                 self._clear_plots()
                 self.controls.show_progress(0, runner.total, runner.device)
-                self._set_status("running", f"seed {self.seed}")
+                self._set_status("running", self._running_message(runner))
             return True
 
     def stop(self, wait: bool = False, timeout: float = 10.0) -> None:

@@ -121,7 +121,8 @@ class StreamingMixin:
                 self._final_drawn = True
                 self._show_notes(runner.final, runner.history)
                 self._set_status(runner.status, runner.message)
-            elif runner.status != self.status:
+            elif runner.status != self.status or (
+                    runner.write_error and runner.write_error not in self.message):
                 self._set_status(runner.status, self._running_message(runner))
 
     def _holding(self):
@@ -147,11 +148,12 @@ class StreamingMixin:
             c.flush()
 
     def _running_message(self, runner: Runner) -> str:
+        unsaved = f"; {runner.write_error}" if runner.write_error else ""
         if runner.status == "paused":
-            return f"paused at step {runner.step}"
+            return f"paused at step {runner.step}{unsaved}"
         if runner.status == "stopping":
-            return f"stopping after step {runner.step}"
-        return f"seed {runner.seed}"
+            return f"stopping after step {runner.step}{unsaved}"
+        return f"seed {runner.seed}{unsaved}"
 
     def _state(self, runner: Runner | None) -> ViewState:
         """What the panes draw: the run's cached theory, merged arrays and rows."""

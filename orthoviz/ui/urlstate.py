@@ -17,7 +17,7 @@ from collections.abc import Callable
 from panel.util import parse_query
 
 from orthoviz.runtime.errors import ConfigError, shown
-from orthoviz.runtime.params import allowed_text, set_each
+from orthoviz.runtime.params import allowed_text, set_each, user_parameters
 
 
 def read_query(search: str, targets: list[tuple[object, list[str]]]
@@ -64,4 +64,16 @@ def sync_url(location, targets: list[tuple[object, list[str]]],
 def url_message(errors: list[ConfigError]) -> str:
     """One line for the status: each refused value with its parameter."""
     return "ignored from the URL: " + "; ".join(
-        f"'{e.parameter}' = {shown(e.value, 40)} (allowed: {e.allowed})" for e in errors)
+        f"'{e.parameter}' = {shown(e.value)} (allowed: {e.allowed})" for e in errors)
+
+
+class UrlStateMixin:
+    """The explorer's ``_sync_url`` (seed and config from the URL and back)."""
+
+    def _sync_url(self, location) -> None:
+        names = list(user_parameters(self.config))
+        sync_url(location, [(self, ["seed"]), (self.config, names)], self._url_error)
+
+    def _url_error(self, errors: list[ConfigError]) -> None:
+        if errors:
+            self._set_status("idle", url_message(errors))
