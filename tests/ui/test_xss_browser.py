@@ -1,6 +1,7 @@
 """No script from a link (headless Chromium, the OS package): every URL parameter of each
 app, and ``data_dir`` at Start, carries a ``<script>`` or ``onerror`` payload; none
-runs (a ``window`` flag stays unset) and the message shows the text literally."""
+runs (a ``window`` flag stays unset) and the message shows the text literally. A link
+with NaN values is refused on arrival, by name, and the rest of it applies."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def test_payloads_in_the_url_and_data_dir_stay_text(app, tmp_path, orthoviz_serv
         base = f"http://127.0.0.1:{port}/{app}"
         # 1. every parameter at once: refused values are named in the status line
         page.goto(f"{base}?{urllib.parse.urlencode(every)}", timeout=120_000)
-        text = status_text(page, "ignored invalid URL values")
+        text = status_text(page, "ignored from the URL")
         assert "<img src=x onerror=" in text and "<script>window.__xss=" in text, text
         assert page.locator("img[src='x']").count() == 0
         page.wait_for_timeout(500)  # an onerror would have fired by now
@@ -69,12 +70,12 @@ def test_payloads_in_the_url_and_data_dir_stay_text(app, tmp_path, orthoviz_serv
         page.wait_for_timeout(500)
         assert flag(page) is None
         assert page.locator("img[src='x']").count() == 0
-        if app == "neural_collapse":  # 3. the issue's NaN link: refused at Start, named
-            page.goto(f"{base}?layer_decays=[NaN,NaN]&depth=2", timeout=120_000)
+        if app == "neural_collapse":  # 3. the issue's NaN link: refused on arrival,
+            # named; the valid value next to it applies, and Start runs that config
+            page.goto(f"{base}?layer_decays=[NaN,NaN]&depth=2&steps=20", timeout=120_000)
+            text = status_text(page, "ignored from the URL")
+            assert "'layer_decays'" in text and "'depth'" not in text, text
             start = page.get_by_role("button", name=re.compile("Start"))
-            start.wait_for(timeout=120_000)
             page.wait_for_function("() => document.readyState === 'complete'")
             start.click()
-            text = status_text(page, "values must be finite")
-            assert text.startswith("failed") and "'layer_decays'" in text, text
-            assert start.is_enabled(), "not stuck at running: Start is available again"
+            status_text(page, "^finished")
