@@ -97,3 +97,18 @@ def test_a_session_reads_its_url_value_by_value():
     assert len(e.message) < 500  # the 5000 digits are cut
     assert e.start() is True  # the session works on
     e.stop(wait=True)
+
+
+def test_empty_text_is_the_unset_list_and_an_empty_item_is_refused():
+    """``--set class_sizes=`` is the empty list, which means "not set" (documented in
+    the parameters' doc); ``1,,2`` was read as [1, 2] before and is refused now."""
+    cls = get_experiment(NC)
+    exp = cls.from_preset("smoke", class_sizes="", layer_decays="")
+    assert exp.class_sizes == [] and exp.layer_decays == []
+    assert exp.sizes() == cls.from_preset("smoke").sizes()
+    assert "empty: not set" in cls.param.class_sizes.doc
+    for bad in ("1,,2", "1,2,", ",", " , 1"):
+        with pytest.raises(ConfigError, match="'layer_decays'"):
+            cls.from_preset("smoke", depth=2, layer_decays=bad)
+    with pytest.raises(ConfigError, match="'ridges'"):  # at least one item
+        get_experiment(RF).from_preset("smoke", ridges="")

@@ -136,3 +136,20 @@ def test_autosave_writes_the_run_as_it_goes_and_closes_it(tmp_path, wait_until):
     assert off.autosave is False and off.start()  # without autosave nothing is written
     wait_until(lambda: off.status == "finished", timeout=60)
     assert not (tmp_path / "off").exists()
+
+
+def test_out_of_memory_in_one_of_several_streams_ends_the_run():
+    """A race of solvers shares the device: one stream out of memory ends the run with
+    the message (an ordinary exception ends that stream only: tests/runtime)."""
+    from orthoviz.runtime import Record, guarded, interleave
+
+    def stream(fail: bool):
+        yield Record(1, "train", {"loss": 1.0})
+        if fail:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        yield Record(2, "train", {"loss": 0.5})
+
+    merged = interleave([guarded(stream(False), {"solver": "cg"}),
+                         guarded(stream(True), {"solver": "dcdm"})])
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        list(merged)
