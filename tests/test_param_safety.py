@@ -95,6 +95,12 @@ def test_a_session_reads_its_url_value_by_value():
         assert f"'{name}'" in e.message
     assert "lr=nan" not in loc.search and "depth=2" in loc.search
     assert len(e.message) < 500  # the 5000 digits are cut
+    # the browser sends the URL it was opened with when it connects: read the same way
+    loc.search = "?layer_decays=[NaN,NaN]&depth=3"
+    assert (e.config.depth, e.config.layer_decays) == (3, [])
+    assert "'layer_decays'" in e.message and "NaN" not in loc.search
+    e.config.lr = 0.05  # and a change goes into the URL
+    assert "lr=0.05" in loc.search
     assert e.start() is True  # the session works on
     e.stop(wait=True)
 

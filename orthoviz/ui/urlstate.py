@@ -4,13 +4,14 @@ line's ``--set`` reads its values.
 Panel's ``Location.sync`` applies all query values in one update: one bad value drops
 the good ones with it, some bad ones pass (``[NaN]`` parses to a list), and a value
 its own parser cannot read (a 5000-digit number) raises in the session's constructor.
-So the query is read here first, item by item, with :func:`set_each`: values refused
-are reported by parameter name and removed from the URL, and only then does Panel
-keep the URL and the widgets in step.
+So the query is read here, item by item, with :func:`set_each` (each time the page
+sends it, also at connection): values refused are reported by parameter name and
+removed from the URL; changed parameters are written back into it.
 """
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from collections.abc import Callable
 
@@ -33,7 +34,7 @@ def read_query(search: str, targets: list[tuple[object, list[str]]]
         try:
             parse_query("?" + urllib.parse.urlencode({key: text}))
         except Exception:  # noqa: BLE001 - Panel's parser would raise it at sync
-            allowed = allowed_text(owner.param[key]) if owner is not None else "none"
+            allowed = allowed_text(owner.param[key]) if owner is not None else "no such parameter"
             errors.append(ConfigError(key, text, allowed, "the URL parser cannot read it"))
             continue
         if owner is not None:
@@ -47,18 +48,49 @@ def read_query(search: str, targets: list[tuple[object, list[str]]]
 
 def sync_url(location, targets: list[tuple[object, list[str]]],
              report: Callable[[list[ConfigError]], None]) -> None:
-    """Read the URL into ``targets`` (refused values go to ``report`` and out of the
-    URL), then keep both in step with ``location.sync``; a later URL value refused as
-    a whole batch is applied item by item with the same report."""
-    errors, kept = read_query(location.search or "", targets)
-    if errors:
-        location.search = kept
-        report(errors)
-    for obj, names in targets:
-        def on_error(values, obj=obj):
-            report(set_each(obj, values))
+    """Keep ``targets``' parameters and ``location``'s query in step, both ways.
 
-        location.sync(obj, names, on_error=on_error)
+    Every query the page sends (at connection, the browser sends the URL it was opened
+    with) is read with :func:`read_query`; refused values go to ``report`` and out of
+    the URL. A parameter that changes is written into the query (as Panel's
+    ``Location.sync`` does; that one is not used, since it applies a query in one
+    update and accepts ``[NaN]``)."""
+    busy = [False]
+
+    def read(*_):
+        if busy[0]:
+            return
+        busy[0] = True
+        try:
+            errors, kept = read_query(location.search or "", targets)
+            if errors:
+                location.search = kept
+                report(errors)
+        finally:
+            busy[0] = False
+
+    def write(*events, everything=False):
+        if busy[0]:
+            return
+        pairs = [(obj, n) for obj, names in targets for n in names] if everything else \
+            [(e.obj, e.name) for e in events]
+        query = {n: _serialized(obj, n) for obj, n in pairs}
+        busy[0] = True
+        try:
+            location.update_query(**query)
+        finally:
+            busy[0] = False
+
+    read()
+    write(everything=True)  # the whole config in the URL: a link that reproduces it
+    for obj, names in targets:
+        obj.param.watch(write, names)
+    location.param.watch(read, ["search"])
+
+
+def _serialized(obj, name: str) -> str:
+    value = obj.param[name].serialize(getattr(obj, name))
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def url_message(errors: list[ConfigError]) -> str:

@@ -67,4 +67,5 @@ def test_sigkill_mid_run_leaves_a_folder_that_reopens_as_interrupted(
         assert str(folders[0].name) in status.inner_text()
         page.get_by_text(re.compile("^interrupted$")).first.wait_for(timeout=10_000)
         assert shown_step(page) == last
+        page.screenshot(path=str(tmp_path / "reopened.png"))
     assert not errors, errors

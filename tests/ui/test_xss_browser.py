@@ -16,7 +16,7 @@ pytest.importorskip("playwright")
 from orthoviz.runtime import get_experiment  # noqa: E402
 from orthoviz.runtime.params import user_parameters  # noqa: E402
 
-pytestmark = [pytest.mark.ui, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(360)]
 APPS = {"neural_collapse": ("neural-collapse", {"backbone": "mlp", "dataset": "cifar10",
                                                 "steps": "10"}),
         "random_features": ("random-features", {"spectrum": "cifar10"})}
