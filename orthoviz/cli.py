@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                    "in a queue and see their place")
     s.add_argument("--show", action=argparse.BooleanOptionalAction, default=False,
                    help="open a browser")
+    s.add_argument("--autosave", action="store_true",
+                   help="write every run into ./runs as it goes (a stopped or killed "
+                   "server leaves folders that 'Open run' shows as interrupted)")
     e = sub.add_parser("export", help="figures (HTML, PNG when possible) and CSV of a run")
     e.add_argument("run_dir")
     e.add_argument("--to", default=None)
@@ -197,6 +200,8 @@ def cmd_run(args) -> int:
         return INTERRUPTED_EXIT[got[0]]
     if runner.status != FINISHED:
         return _fail(f"run {runner.status}: {runner.message} (run folder: {writer.path})", 1)
+    if runner.write_error:  # finished, but the folder lacks rows (a full disk)
+        return _fail(f"run finished, but the {runner.write_error}", 1)
     final = runner.final
     for note in final.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -259,7 +264,8 @@ def cmd_serve(args) -> int:
     return serve_apps(args.apps or None, port=args.port, address=args.address,
                       show=args.show, num_threads=args.num_threads,
                       allow_origin=args.allow_origin, data_root=args.data_root,
-                      basic_auth=args.basic_auth, max_runs=args.max_runs)
+                      basic_auth=args.basic_auth, max_runs=args.max_runs,
+                      autosave=args.autosave)
 
 
 def cmd_export(args) -> int:

@@ -74,3 +74,41 @@ def test_values_from_the_url_or_widgets_are_refused_at_start():
     r = Explorer(RF, preset="smoke")
     r.config.ridges = [0.1, math.inf]
     assert r.start() is False and "'ridges'" in r.message and r.runner is None
+
+
+def test_a_session_reads_its_url_value_by_value():
+    """One bad URL value does not drop the good ones next to it (Panel's
+    ``location.sync`` applies a query in one update), a 5000-digit number does not
+    break the session, each refused value is named, and the URL written back holds
+    only accepted values."""
+    pytest.importorskip("panel")
+    from panel.io.location import Location
+
+    from orthoviz.ui import Explorer
+    from orthoviz.ui.urlstate import sync_url
+
+    e = Explorer(NC, preset="smoke")
+    loc = Location(search="?depth=2&lr=nan&layer_decays=1,,2&seed=7&steps=" + "9" * 5000)
+    errors = sync_url(e, loc)
+    assert (e.config.depth, e.seed) == (2, 7)
+    assert (e.config.lr, e.config.layer_decays) == (0.1, [])  # the smoke values
+    assert [n for n in ("lr", "layer_decays", "steps") if any(f"'{n}'" in x for x in errors)] \
+        == ["lr", "layer_decays", "steps"]
+    assert len(errors) == 3 and all(len(x) < 500 for x in errors)  # 5000 digits cut
+    assert "lr=nan" not in loc.search and "depth=2" in loc.search and "9999" not in loc.search
+
+
+
+def test_empty_text_is_the_unset_list_and_an_empty_item_is_refused():
+    """``--set class_sizes=`` is the empty list, which means "not set" (documented in
+    the parameters' doc); ``1,,2`` was read as [1, 2] before and is refused now."""
+    cls = get_experiment(NC)
+    exp = cls.from_preset("smoke", class_sizes="", layer_decays="")
+    assert exp.class_sizes == [] and exp.layer_decays == []
+    assert exp.sizes() == cls.from_preset("smoke").sizes()
+    assert "empty: not set" in cls.param.class_sizes.doc
+    for bad in ("1,,2", "1,2,", ",", " , 1"):
+        with pytest.raises(ConfigError, match="'layer_decays'"):
+            cls.from_preset("smoke", depth=2, layer_decays=bad)
+    with pytest.raises(ConfigError, match="'ridges'"):  # at least one item
+        get_experiment(RF).from_preset("smoke", ridges="")

@@ -15,7 +15,8 @@ Experiment ``neural-collapse`` (:class:`NeuralCollapse`). Record scalars:
   ``equinorm_*``, ``equiangularity_*``; other layers ``nc1_layer2``, ... (H_j with
   W_M...W_j);
 - against the prediction: ``objective_gap`` (F_GD - F*), ``norm_rel_error_classifier``,
-  ``norm_rel_error_features``, ``gram_rel_error_*``, ``bias_error`` (with bias),
+  ``norm_rel_error_features``, ``gram_rel_error_*`` (relative to the predicted size;
+  absolute when the prediction is the trivial point, all zero), ``bias_error`` (with bias),
   ``balancedness``, ``n_collapsed``, ``rank_classifier``;
 - final record only: ``at_optimum``, ``trivial_point``, ``local_minimum`` (0/1) and
   notes that explain them.

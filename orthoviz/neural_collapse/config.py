@@ -48,7 +48,8 @@ class NeuralCollapse(Experiment):
         default="step", objects=["step", "exponential"],
         doc="step: second half of the classes small; exponential: geometric decay")
     class_sizes = param.List(default=[], item_type=int, bounds=(0, 1000),
-                             doc="explicit per-class sizes n_k (overrides the three above)")
+                             doc="explicit per-class sizes n_k (overrides the three above; "
+                             "empty: not set)")
     feature_dim = param.Integer(64, bounds=(1, 8192), softbounds=(4, 256),
                                 doc="d, width of the features and every hidden layer of the head")
     depth = param.Integer(3, bounds=(1, 12), softbounds=(1, 9),
@@ -59,7 +60,8 @@ class NeuralCollapse(Experiment):
                                 doc="lambda_W, weight decay of every head layer")
     layer_decays = param.List(
         default=[], item_type=float, bounds=(0, 12),
-        doc="per-layer lambda_W1..lambda_WM (overrides weight_decay; length = depth)")
+        doc="per-layer lambda_W1..lambda_WM (overrides weight_decay; length = depth; "
+        "empty: not set)")
     feature_decay = param.Number(5e-4, bounds=(0.0, 1.0), softbounds=(1e-5, 0.05),
                                  doc="lambda_H, decay of the features H_1")
     optimizer = param.Selector(default="sgd", objects=["sgd", "adam"], doc="full-batch optimiser")

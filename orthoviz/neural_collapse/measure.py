@@ -33,10 +33,19 @@ def layer_geometry(geom: dict[str, Any], j: int) -> dict[str, Any]:
     return g
 
 
+def _scale(predicted) -> float:
+    """The size errors are measured against: max|p|, or 1 when the prediction is the
+    trivial point p = 0 (then the "relative" error is the absolute one, |m - 0|; a
+    division by ~0 would report 1e292 for a run that sits at the predicted zero)."""
+    top = float(np.max(np.abs(np.asarray(predicted, float)), initial=0.0))
+    return top if top > 0 else 1.0
+
+
 def _rel_err_denominator(predicted) -> np.ndarray:
-    """|p| per class, or max|p| for classes predicted dead (then the error is |m|/max|p|)."""
+    """|p| per class, or max|p| for classes predicted dead (then the error is |m|/max|p|);
+    1 everywhere for the trivial prediction p = 0 (see :func:`_scale`)."""
     p = np.abs(np.asarray(predicted, float))
-    scale = max(float(np.max(p)), 1e-300)
+    scale = _scale(p)
     return np.where(p > 1e-12 * scale, p, scale)
 
 
@@ -69,7 +78,7 @@ class Measure:
             "classifier_norm_sq", "feature_mean_norm_sq", "gram_features", "gram_classifier")}
         self.denom = {k: ncm.as_f64(_rel_err_denominator(geom[k]), dev)
                       for k in ("classifier_norm_sq", "feature_mean_norm_sq")}
-        self.gram_norm = {k: max(float(np.linalg.norm(geom[k])), 1e-300)
+        self.gram_norm = {k: _scale(np.linalg.norm(geom[k]))
                           for k in ("gram_features", "gram_classifier")}
         self.bias = ncm.as_f64(np.asarray(geom["bias"], float), dev) if exp.loss == "mse_bias" \
             else None

@@ -7,7 +7,9 @@ reference string checked at validation:
 
 - ``"packaged:<name>"``: ``orthoviz/<package>/artifacts/<name>.pt`` shipped with the
   library, with ``<name>.json`` beside it (command, preset, seed that produced it);
-- a run folder (``runs/deep-cg-train/<time>-<id>``) holding ``artifacts/<name>.pt``.
+- a run folder (``runs/deep-cg-train/<time>-<id>``) holding ``artifacts/<name>.pt``;
+  under ``orthoviz serve`` (``$ORTHOVIZ_RUNS_ROOT``) it must lie, symlinks followed,
+  inside the runs folder.
 
 Weights are read with ``torch.load(weights_only=True)``: no arbitrary object is ever
 unpickled from a file a user can choose.
@@ -27,6 +29,14 @@ import numpy as np
 from orthoviz.runtime.errors import ConfigError
 
 PACKAGED = "packaged:"
+#: set by ``orthoviz serve``: run-folder references must lie inside this folder
+RUNS_ROOT_ENV = "ORTHOVIZ_RUNS_ROOT"
+
+
+def runs_root() -> Path | None:
+    """The folder run-folder references are confined to (served apps), or None."""
+    root = os.environ.get(RUNS_ROOT_ENV, "").strip()
+    return Path(root).expanduser().resolve() if root else None
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -80,7 +90,14 @@ def resolve(ref: str, package: str, name: str = "weights", parameter: str = "wei
             choices = ", ".join(PACKAGED + p for p in packaged(package)) or "none shipped"
             raise ConfigError(parameter, ref, f"{choices}, or a run folder")
         return path
-    run = Path(ref)
+    run, root = Path(ref).expanduser(), runs_root()
+    if root is not None:  # served: no path out of the runs folder (.., links, /etc)
+        from orthoviz.runtime.rundir import inside
+
+        run = run if run.is_absolute() or run.exists() else root / run
+        if not inside(run, root):
+            raise ConfigError(parameter, ref, f"packaged:<name>, or a run folder inside "
+                              f"the runs folder {root}")
     path = run / "artifacts" / f"{name}.pt"
     if not path.is_file():
         raise ConfigError(parameter, ref, f"a run folder with artifacts/{name}.pt, or "

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import param
 
 from orthoviz.runtime.device import resolve_device
-from orthoviz.runtime.errors import ConfigError, NonFiniteError
+from orthoviz.runtime.errors import ConfigError, NonFiniteError, RunOutOfMemory, out_of_memory
 from orthoviz.runtime.params import allowed_text, check_finite, set_checked, user_parameters
 from orthoviz.runtime.record import FAILED, Record
 from orthoviz.runtime.resources import check_memory
@@ -155,19 +155,28 @@ class Experiment(param.Parameterized):
 
         Raises ``ConfigError`` / ``ResourceError`` *before* anything runs. During the
         run a non-finite value of a ``finite_metrics`` scalar in a record that belongs
-        to no failed stream raises :class:`NonFiniteError` and ends the run.
+        to no failed stream raises :class:`NonFiniteError`, and running out of device
+        memory :class:`RunOutOfMemory` naming the parameter to lower; both end the run.
         """
         dev = self.check(seed, device, memory_budget)
         return self._checked(seed, dev)
 
     def _checked(self, seed: int, device: str) -> Iterator[Record]:
         # the thread lease is held while the stream lives (paused runs included)
+        step = 0
         with thread_budget(self.problem_size(), device):
-            for rec in self._run(seed, device):
-                bad = rec.nonfinite(self.finite_metrics)
-                if bad is not None and rec.phase != FAILED:
-                    raise NonFiniteError(bad, rec.step, self.nonfinite_hint)
-                yield rec
+            try:
+                for rec in self._run(seed, device):
+                    step = rec.step
+                    bad = rec.nonfinite(self.finite_metrics)
+                    if bad is not None and rec.phase != FAILED:
+                        raise NonFiniteError(bad, rec.step, self.nonfinite_hint)
+                    yield rec
+            except Exception as e:
+                if not out_of_memory(e):
+                    raise
+                needed, parameter = self.estimate_memory(device)
+                raise RunOutOfMemory(device, step, parameter, needed) from e
 
     def _run(self, seed: int, device: str) -> Iterator[Record]:
         raise NotImplementedError

@@ -108,7 +108,12 @@ def _as_float(x: Any) -> float:
 
 def parse_value(p: param.Parameter, text: str) -> Any:
     """Convert CLI/URL text to the parameter's type; raise ConfigError if impossible
-    (including NaN, infinities and malformed lists)."""
+    (including NaN, infinities and malformed lists).
+
+    A list is JSON (``[1, 2]``) or items separated by commas or semicolons (``1,2``);
+    an empty item (``1,,2``, ``1,2,``) is refused, and empty text is the empty list,
+    which a list parameter allows only when its bounds do (an empty ``class_sizes``
+    or ``layer_decays`` means "not set": the scalar parameters decide)."""
     name = p.name
     s = text.strip()
     try:
@@ -132,8 +137,12 @@ def parse_value(p: param.Parameter, text: str) -> Any:
                 items = json.loads(s)
                 if not isinstance(items, list):
                     raise ValueError
-            else:
-                items = [x for x in s.replace(";", ",").split(",") if x.strip()]
+            elif s:
+                items = [x.strip() for x in s.replace(";", ",").split(",")]
+                if "" in items:  # "1,,2" or "1,2,": an item is missing
+                    raise ValueError
+            else:  # "" is the empty list (for class_sizes, layer_decays: "unset")
+                items = []
             item = getattr(p, "item_type", None) or getattr(p, "class_", None)
             if item is int:
                 return [_as_int(x) for x in items]
@@ -174,6 +183,19 @@ def set_checked(obj, name: str, value: Any) -> None:
         setattr(obj, name, value)
     except (ValueError, TypeError, OverflowError) as e:
         raise ConfigError(name, value, allowed_text(p)) from e
+
+
+def set_each(obj, values: dict[str, Any]) -> list[ConfigError]:
+    """:func:`set_checked` every item (text is parsed as on the command line); a value
+    refused leaves its parameter as it was and is returned, the others are applied.
+    For values from outside (a URL), where one bad value must not drop the rest."""
+    errors = []
+    for name, value in values.items():
+        try:
+            set_checked(obj, name, value)
+        except ConfigError as e:
+            errors.append(e)
+    return errors
 
 
 def to_jsonable(value: Any) -> Any:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from orthoviz.runtime.errors import NonFiniteError
+from orthoviz.runtime.errors import NonFiniteError, RunOutOfMemory
 from orthoviz.runtime.history import History
 from orthoviz.runtime.record import Record
 
@@ -42,7 +42,9 @@ class Runner:
     flush_interval : float
         Seconds between flushes to ``on_flush`` and ``writer``.
     writer : RunWriter, optional
-        Receives every batch and the ending (the CLI and "Save run" use it).
+        Receives every batch and the ending (the CLI and the explorer's autosave use
+        it). A write that fails (a full disk, a folder made read-only) does not end the
+        run: the writer is dropped and :attr:`write_error` says why, in one line.
     history_limit : int
         Records kept in memory (older step-curve records are thinned past it; the run
         folder of a writer keeps every row).
@@ -77,6 +79,7 @@ class Runner:
         self.final: Record | None = None
         self.step, self.total = 0, max(1, int(experiment.total_steps()))
         self.wall_time = 0.0
+        self.write_error: str | None = None  # why the run folder stopped being written
         self.device: str | None = None
         self._stop = threading.Event()
         self._running = threading.Event()  # cleared while paused
@@ -220,7 +223,7 @@ class Runner:
             else:
                 self.status, self.message = STOPPED, f"stopped at step {self.step}"
             stream.close()
-        except NonFiniteError as e:
+        except (NonFiniteError, RunOutOfMemory) as e:  # their message says what to change
             self._flush(batch)
             self.status, self.message = FAILED, str(e)
         except Exception as e:  # report, never kill the server
@@ -230,11 +233,10 @@ class Runner:
             self._release()
             self.wall_time = time.perf_counter() - t0
             if self.writer is not None:
-                try:
-                    self.writer.close(self.status, self.message, self.final,
-                                      self.theory or {}, self.wall_time, self.artifacts)
-                except Exception as e:  # a full disk must not hide the run's own end
-                    self.message += f" (run folder not completed: {type(e).__name__}: {e})"
+                self._write(self.writer.close, self.status, self.message, self.final,
+                            self.theory or {}, self.wall_time, self.artifacts)
+            if self.write_error:  # a full disk must not hide the run's own end
+                self.message += f" ({self.write_error})"
             self._done.set()
             if self.on_done is not None:
                 try:
@@ -281,6 +283,16 @@ class Runner:
         if not batch:
             return
         if self.writer is not None:
-            self.writer.append(batch)
+            self._write(self.writer.append, batch)
         if self.on_flush is not None:
             self.on_flush(batch)
+
+    def _write(self, fn, *args) -> None:
+        """One writer call; a failure stops the writing, not the run."""
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - OSError (ENOSPC, EACCES) and the like
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            self.write_error = (f"run folder not completed: {type(e).__name__}: {why} "
+                                f"({getattr(self.writer, 'path', '?')})")
+            self.writer = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
+from orthoviz.runtime.errors import out_of_memory
 from orthoviz.runtime.record import FAILED, Coord, Record
 
 
@@ -22,7 +23,8 @@ def guarded(stream: Iterable[Record], coords: Mapping[str, Coord],
 
     ``coords`` name the stream (``{"solver": "dcdm"}``); they are added to every record
     that lacks them. A NaN or infinite value of a ``finite_metrics`` scalar, or any
-    exception, ends the stream. Stopping (``GeneratorExit``) passes through.
+    other exception, ends the stream. Stopping (``GeneratorExit``) and running out of
+    memory (which ends the whole run, naming what to lower) pass through.
     """
     finite_metrics = tuple(finite_metrics)
     step = 0
@@ -33,6 +35,8 @@ def guarded(stream: Iterable[Record], coords: Mapping[str, Coord],
         except StopIteration:
             return
         except Exception as e:  # noqa: BLE001 - the failure is reported, not raised
+            if out_of_memory(e):  # the device is full for every stream: end the run
+                raise
             msg = f"{_label(coords)} failed at step {step}: {type(e).__name__}: {e}"
             yield Record(step, FAILED, {}, notes=(msg,), coords=dict(coords))
             return

@@ -30,7 +30,7 @@ from orthoviz.ui.controls import RunControls
 from orthoviz.ui.files import FilesPanel
 from orthoviz.ui.plots import LiveCurves, LivePane
 from orthoviz.ui.present import PresentationSwitch
-from orthoviz.ui.runs import RunFilesMixin
+from orthoviz.ui.runs import RunFilesMixin, autosave_default
 from orthoviz.ui.stream import StreamingMixin
 from orthoviz.ui.sweep_view import SweepView
 from orthoviz.ui.text import SafeAlert, bullet_text
@@ -82,11 +82,14 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
                           "stopped, finished or failed")
     message = param.String(default="", doc="What happened last, in words")
     runs_root = param.String(default="runs", doc="Folder of saved runs")
+    autosave = param.Boolean(default=False, doc="Write each run into runs_root as it goes "
+                             "(default: $ORTHOVIZ_AUTOSAVE, set by `orthoviz serve --autosave`)")
 
     def __init__(self, experiment, preset: str | None = None, config: dict | None = None,
                  seed: int = 0, device: str = "auto", runs_root: str = "runs", **params):
         cls = get_experiment(experiment) if isinstance(experiment, str) else experiment
         self.experiment_cls = cls
+        params.setdefault("autosave", autosave_default())
         super().__init__(seed=seed, device=device, runs_root=runs_root, **params)
         self.param.preset.objects = list(cls.presets)
         # only what exists here (no "cuda" without a GPU), plus a device asked for by
@@ -202,7 +205,6 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
 
         pn.state.on_session_destroyed(destroyed)
         warm_up()
-        self.presentation.sync_url()  # ?present= (its own key, kept by sync_url)
         errors = sync_url(self, pn.state.location)  # the preset, then each value
         if errors:
             self._set_status("idle", "URL value not applied: " + "; ".join(errors))
@@ -273,9 +275,12 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
                 exp = self.experiment_cls.from_config(self.config.config())  # a snapshot
                 exp.share_theory(self.config)
                 served = self._served_doc() is not None
+                device = exp.check(self.seed, self.device)  # before anything is written
+                writer, unsaved = self._autosave_writer(exp, device)
                 # served runs share the process's run limit (queued beyond it)
                 runner = Runner(exp, seed=self.seed, device=self.device, flush_interval=0.1,
-                                admission=ADMISSION if served else None)
+                                admission=ADMISSION if served else None, writer=writer)
+                runner.write_error = unsaved
                 if not served:
                     self._direct_callbacks(runner)
                 runner.start()  # validates eagerly: ConfigError / ResourceError here

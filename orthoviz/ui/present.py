@@ -2,8 +2,8 @@
 
 Off: the screen size (:data:`~orthoviz.viz.style.DEFAULT`). On: larger fonts and taller
 plots (:data:`~orthoviz.viz.style.PRESENTATION`) on every live curve and pane, and a
-larger intro. Under a server the switch follows the URL flag ``?present=true``, so a
-link opens the page at room size.
+larger intro. Under a server the switch follows the URL flag ``?present=true``
+(:mod:`orthoviz.ui.urlstate`), so a link opens the page at room size.
 """
 
 from __future__ import annotations
@@ -34,7 +34,3 @@ class PresentationSwitch:
         for x in [*e.curves, *e.panes]:
             x.set_style(style)
         e.intro.styles = {"font-size": "1.3em"} if self.switch.value else {}
-
-    def sync_url(self) -> None:
-        """Served: the switch follows ``?present=`` (and writes it back)."""
-        pn.state.location.sync(self.switch, {"value": "present"})

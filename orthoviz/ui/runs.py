@@ -3,11 +3,19 @@ retraining (``orthoviz.runtime.store``)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from orthoviz.runtime.params import user_parameters
 from orthoviz.runtime.record import Record
 from orthoviz.runtime.store import RunWriter, load_run
+
+#: ``1`` makes explorers write every run as it goes (``orthoviz serve --autosave``)
+AUTOSAVE_ENV = "ORTHOVIZ_AUTOSAVE"
+
+
+def autosave_default() -> bool:
+    return os.environ.get(AUTOSAVE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class RunFilesMixin:
@@ -24,16 +32,31 @@ class RunFilesMixin:
             records[-1] = Record(last.step, last.phase, last.scalars, self.arrays, last.notes,
                                  last.coords)
         runner = self.runner
-        writer = RunWriter(self.run_config, self.run_seed, self.run_device,
-                           root or self.runs_root)
-        writer.append(records)
-        final = self.final
-        status = runner.status if runner is not None else "finished"
-        writer.close(status, runner.message if runner is not None else "", final,
-                     self.run_theory(), runner.wall_time if runner else None,
-                     runner.artifacts if runner is not None else None)
+        try:
+            writer = RunWriter(self.run_config, self.run_seed, self.run_device,
+                               root or self.runs_root)
+            writer.append(records)
+            final = self.final
+            status = runner.status if runner is not None else "finished"
+            writer.close(status, runner.message if runner is not None else "", final,
+                         self.run_theory(), runner.wall_time if runner else None,
+                         runner.artifacts if runner is not None else None)
+        except OSError as e:  # read-only folder, full disk: the run on show goes on
+            self._set_status(self.status, f"not saved: cannot write in "
+                             f"{root or self.runs_root}: {e.strerror or e}")
+            return None
         self._set_status(self.status, f"saved to {writer.path}")
         return writer.path
+
+    def _autosave_writer(self, exp, device: str):
+        """(a RunWriter for the run about to start, or None; why not, in words)."""
+        if not self.autosave:
+            return None, None
+        try:
+            return RunWriter(exp, self.seed, device, self.runs_root), None
+        except OSError as e:
+            return None, (f"run folder not written: cannot write in {self.runs_root}: "
+                          f"{e.strerror or e}")
 
     def open_run(self, path: str | Path) -> bool:
         """Show a saved run (curves, panes, notes) without retraining.

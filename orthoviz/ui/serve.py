@@ -9,11 +9,15 @@ a short grace period the process ends whatever is still running. Safe by default
   ``127.0.0.1:PORT``) plus each ``--allow-origin HOST[:PORT]``; a non-local address
   needs at least one, and ``*`` is refused;
 - ``data_dir`` values are confined to the data root (``--data-root``, else
-  ``$ORTHOVIZ_DATA_ROOT``, else ``./data``);
+  ``$ORTHOVIZ_DATA_ROOT``, else ``./data``), and run-folder references (``weights``,
+  ``compare_with``) to ``./runs``;
 - ``--basic-auth`` puts Panel's login page in front of every app;
 - at most ``--max-runs`` runs compute at once (default: the cores; one per GPU on
   CUDA); later Starts wait in a queue and show their place
-  (:mod:`orthoviz.runtime.capacity`).
+  (:mod:`orthoviz.runtime.capacity`);
+- ``--autosave`` writes every run into ``./runs`` as it goes, so a killed server
+  leaves folders that reopen as "interrupted" (without it a run is on disk only after
+  "Save run").
 
 ``/`` is orthoviz's index of the apps (:mod:`orthoviz.ui.index`), with thumbnails
 from ``apps/thumbnails`` at ``/thumbnails/``.
@@ -143,7 +147,7 @@ def resolve_data_root(data_root: str | None) -> Path:
 def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | None = None,
                show: bool = False, num_threads: int = 4, allow_origin: list[str] = (),
                data_root: str | None = None, basic_auth: str | None = None,
-               max_runs: int | None = None) -> int:
+               max_runs: int | None = None, autosave: bool = False) -> int:
     """Serve the dashboards until SIGTERM or SIGINT; returns the exit code (0 after a
     requested stop, 2 for an option to change, with one line on stderr)."""
     address = address or DEFAULT_ADDRESS
@@ -163,6 +167,14 @@ def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | N
     from orthoviz.runtime.capacity import ADMISSION
 
     ADMISSION.configure(max_runs=max_runs)
+
+    from orthoviz.runtime.artifacts import RUNS_ROOT_ENV
+
+    os.environ[RUNS_ROOT_ENV] = str(Path("runs").resolve())  # weights=<run folder>
+    if autosave:  # read by every explorer the sessions build
+        from orthoviz.ui.runs import AUTOSAVE_ENV
+
+        os.environ[AUTOSAVE_ENV] = "1"
     # several sessions train at once: one intra-op thread each unless the user chose
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     # Bokeh lets this variable replace the allowlist below: the flags decide here
@@ -219,6 +231,10 @@ def _report(server, paths, origins, root, basic_auth, ignored) -> None:
              f"  runs computed at once: {_limits()[0]} (later Starts wait in a queue)"]
     if basic_auth:
         lines.append("  login required (basic auth)")
+    runs = Path("runs").resolve()
+    lines.append(f"  run folders: only under {runs}"
+                 + (" (runs saved there as they go)"
+                    if os.environ.get("ORTHOVIZ_AUTOSAVE") == "1" else ""))
     if ignored:
         lines.append(f"  note: BOKEH_ALLOW_WS_ORIGIN={ignored!r} ignored; use --allow-origin")
     print("\n".join(lines), file=sys.stderr, flush=True)

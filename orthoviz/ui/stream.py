@@ -140,7 +140,8 @@ class StreamingMixin:
                 self._final_drawn = True
                 self._show_notes(runner.final, runner.history)
                 self._set_status(runner.status, runner.message)
-            elif runner.status != self.status or runner.status == "queued":
+            elif runner.status != self.status or runner.status == "queued" or (
+                    runner.write_error and runner.write_error not in self.message):
                 self._set_status(runner.status, self._running_message(runner))
 
     def _holding(self):
@@ -174,11 +175,12 @@ class StreamingMixin:
                 return (f"place {k} of {m} for the GPU ({g} run{'s' * (g > 1)} at a time "
                         "on it); choose the cpu device to run now")
             return f"place {k} of {m} (this server computes {n} run{'s' * (n > 1)} at once)"
+        unsaved = f"; {runner.write_error}" if runner.write_error else ""
         if runner.status == "paused":
-            return f"paused at step {runner.step}"
+            return f"paused at step {runner.step}{unsaved}"
         if runner.status == "stopping":
-            return f"stopping after step {runner.step}"
-        return f"seed {runner.seed}"
+            return f"stopping after step {runner.step}{unsaved}"
+        return f"seed {runner.seed}{unsaved}"
 
     def _state(self, runner: Runner | None) -> ViewState:
         """What the panes draw: the run's cached theory, merged arrays and rows."""

@@ -21,6 +21,7 @@ from orthoviz.runtime.params import set_checked, user_parameters
 #: explorer parameters kept in the URL, in the order they apply (the preset first: it
 #: resets the config that the values after it change)
 EXPLORER_KEYS = ("preset", "device", "seed")
+PRESENT = "present"  # ?present=true: the page at room size (orthoviz.ui.present)
 
 
 def apply_query(explorer, search: str) -> list[str]:
@@ -31,10 +32,19 @@ def apply_query(explorer, search: str) -> list[str]:
     for key in EXPLORER_KEYS:
         if key in query:
             errors += _try(set_checked, explorer, key, query[key])
-    config_keys = user_parameters(explorer.config)
+    if PRESENT in query and getattr(explorer, "presentation", None) is not None:
+        explorer.presentation.switch.value = query[PRESENT].lower() in ("true", "1", "yes")
+    return errors + apply_config_query(explorer.config, query)
+
+
+def apply_config_query(config, query: dict[str, str]) -> list[str]:
+    """Each of ``query``'s values that names a parameter of ``config``, on its own
+    (one refused value leaves the others applied); one message per refused value."""
+    names = user_parameters(config)
+    errors = []
     for key, text in query.items():
-        if key in config_keys:
-            errors += _try(set_checked, explorer.config, key, text)
+        if key in names:
+            errors += _try(set_checked, config, key, text)
     return errors
 
 
@@ -50,6 +60,9 @@ def query_values(explorer) -> dict[str, str]:
     """What the URL should hold: the explorer's preset, device and seed, then every
     config value that differs from the preset's (JSON text; strings as they are)."""
     out = {"preset": explorer.preset, "device": explorer.device, "seed": str(explorer.seed)}
+    presentation = getattr(explorer, "presentation", None)
+    if presentation is not None and presentation.switch.value:
+        out[PRESENT] = "true"
     base = explorer.experiment_cls.from_preset(explorer.preset).config()
     for key, value in explorer.config.config().items():
         if base.get(key) != value:
@@ -62,10 +75,10 @@ def sync_url(explorer, location) -> list[str]:
     its state; returns the messages of the refused values."""
     errors = apply_query(explorer, location.search or "")
 
-    owned = set(EXPLORER_KEYS) | set(user_parameters(explorer.config))
+    owned = {*EXPLORER_KEYS, PRESENT, *user_parameters(explorer.config)}
 
     def write(*events):
-        # keys of other owners of the URL (e.g. ``present``) are kept as they are
+        # keys of other owners of the URL are kept as they are
         others = [(k, v) for k, v in parse_qsl((location.search or "").lstrip("?"),
                                                keep_blank_values=True) if k not in owned]
         search = "?" + urlencode([*query_values(explorer).items(), *others])
@@ -73,6 +86,8 @@ def sync_url(explorer, location) -> list[str]:
             location.search = search
 
     explorer.param.watch(write, list(EXPLORER_KEYS))
+    if getattr(explorer, "presentation", None) is not None:
+        explorer.presentation.switch.param.watch(write, "value")
     explorer.config.param.watch(write, list(user_parameters(explorer.config)))
     write()
     return errors
