@@ -88,14 +88,14 @@ def test_a_session_reads_its_url_value_by_value():
     from orthoviz.ui.urlstate import sync_url
 
     e = Explorer(NC, preset="smoke")
-    loc = Location(search="?depth=2&lr=nan&layer_decays=1,,2&seed=7&steps=" + "9" * 5000)
+    loc = Location(search="?depth=3&lr=nan&layer_decays=1,,2&seed=7&steps=" + "9" * 5000)
     errors = sync_url(e, loc)
-    assert (e.config.depth, e.seed) == (2, 7)
+    assert (e.config.depth, e.seed) == (3, 7)  # smoke has depth 2
     assert (e.config.lr, e.config.layer_decays) == (0.1, [])  # the smoke values
     assert [n for n in ("lr", "layer_decays", "steps") if any(f"'{n}'" in x for x in errors)] \
         == ["lr", "layer_decays", "steps"]
     assert len(errors) == 3 and all(len(x) < 500 for x in errors)  # 5000 digits cut
-    assert "lr=nan" not in loc.search and "depth=2" in loc.search and "9999" not in loc.search
+    assert "lr=nan" not in loc.search and "depth=3" in loc.search and "9999" not in loc.search
 
 
 

@@ -160,7 +160,8 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         # never reported "finished", so the document never went idle, and Panel's
         # Location, which changes the browser's URL only when the document is idle,
         # stopped writing links (found in Chromium; tests/ui/test_url_browser.py)
-        self.sweep_card = pn.Card(pn.pane.Markdown("Loading the sweep view…"),
+        self._sweep_placeholder = pn.pane.Markdown("Loading the sweep view…")
+        self.sweep_card = pn.Card(self._sweep_placeholder,
                                   title="Sweep: a grid of runs on Dask", collapsed=True,
                                   css_classes=["ov-sweep"], sizing_mode="stretch_width")
         self.sweep_card.param.watch(self._open_sweep_card, "collapsed")
@@ -175,7 +176,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
             runs, files, sizing_mode="stretch_width")
 
     def _open_sweep_card(self, event) -> None:
-        if not event.new and self.sweep_card.objects[0] is not self.sweep_view:
+        if not event.new and self.sweep_card.objects[0] is self._sweep_placeholder:
             self.sweep_card.objects = [self.sweep_view]
 
     def __panel__(self):

@@ -142,14 +142,17 @@ def test_a_cli_sweep_folder_opens_in_the_view(tmp_path):
 
 
 def test_the_explorer_has_a_sweep_card_with_the_experiment_defaults(tmp_path):
+    import panel as pn
 
     from orthoviz.ui import Explorer
 
     e = Explorer("random-features", preset="smoke", runs_root=str(tmp_path))
     card = e.sweep_card
-    assert card in e.main and card.collapsed and e.sweep_view not in card  # built on open
+    assert card in e.main and card.collapsed
+    assert card.objects == [e._sweep_placeholder]  # the sweep view is built on open
     card.collapsed = False
-    assert list(card) == [e.sweep_view]
+    assert card.objects[0] is not e._sweep_placeholder
+    assert e.sweep_view.start_button in list(card.objects[0].select(pn.widgets.Button))
     v = e.sweep_view
     assert v.runs_root == str(tmp_path) and v.cls is RF
     assert (v.axis1.value, v.axis2.value, v.metric.value) == ("n", "sweep_values",
