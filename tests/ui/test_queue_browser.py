@@ -54,9 +54,12 @@ def test_the_status_line_names_the_place_and_the_gpu_wait():
     from orthoviz.ui.stream import StreamingMixin
 
     say = StreamingMixin()._running_message
-    cpu = SimpleNamespace(status="queued", queue_place=(2, 5), device="cpu", seed=0)
-    gpu = SimpleNamespace(status="queued", queue_place=(1, 2), device="cuda:0", seed=0)
+    cpu = SimpleNamespace(status="queued", queue_place=(2, 5), device="cpu", seed=0,
+                          write_error=None)
+    gpu = SimpleNamespace(status="queued", queue_place=(1, 2), device="cuda:0", seed=0,
+                          write_error=None)
     assert say(cpu).startswith("place 2 of 5 ")
     assert say(gpu).startswith("place 1 of 2 for the GPU") and "cpu device" in say(gpu)
-    admitted = SimpleNamespace(status="running", queue_place=None, device="cpu", seed=7)
+    admitted = SimpleNamespace(status="running", queue_place=None, device="cpu", seed=7,
+                               write_error=None)
     assert say(admitted) == "seed 7"
