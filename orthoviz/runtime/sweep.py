@@ -340,11 +340,16 @@ def run_rows(p: Plan, scheduler: str | None = None, workers: int | None = None,
             if cancel.is_set() or fut.status == "cancelled":
                 break
             cell = by_key[fut.key]
-            if fut.status == "finished":
-                row = fut.result()
-            else:  # the task itself raised or its workers kept dying (KilledWorker)
-                exc = fut.exception()
-                row = error_row(cell, f"{type(exc).__name__}: {exc}")
+            try:
+                if fut.status == "finished":
+                    row = fut.result()
+                else:  # the task itself raised or its workers kept dying (KilledWorker)
+                    exc = fut.exception()
+                    row = error_row(cell, f"{type(exc).__name__}: {exc}")
+            except BaseException:  # (Dask's cancellation error is a BaseException)
+                if cancel.is_set() or fut.status == "cancelled":
+                    break  # cancelled from another thread while this one read the future
+                raise
             p.rows[cell.id] = row
             fut.release()
             if time.monotonic() - last >= WRITE_EVERY:
