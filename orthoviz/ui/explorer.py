@@ -311,7 +311,8 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self._log("stop clicked")
         if runner is not None and runner.alive:
             runner.stop()
-            self._set_status("stopping", f"stopping after step {runner.step}")
+            if runner.status == "stopping":  # not a run that ended before the click
+                self._set_status("stopping", f"stopping after step {runner.step}")
             if wait:
                 runner.join(timeout)
                 if self._served_doc() is None:

@@ -29,6 +29,7 @@ from orthoviz.viz.spec import ViewState
 
 #: ORTHOVIZ_TIMING_LOG=path appends each tick's server time (benchmarks/live.py reads it)
 _TIMING_LOG = os.environ.get("ORTHOVIZ_TIMING_LOG")
+LIVE = ("queued", "running", "paused", "stopping")  # a run's states before its end
 PUMP_MS = 200  # 5 refreshes a second at most: live enough, cheap for a class server
 CURVES_PER_DRAW = 2  # groups redrawn per tick: 2 of NC's 5 groups -> each >= 2 Hz
 
@@ -140,8 +141,11 @@ class StreamingMixin:
                 self._final_drawn = True
                 self._show_notes(runner.final, runner.history)
                 self._set_status(runner.status, runner.message)
-            elif runner.status != self.status or runner.status == "queued" or (
-                    runner.write_error and runner.write_error not in self.message):
+            elif runner.status in LIVE and (
+                    runner.status != self.status or runner.status == "queued" or (
+                    runner.write_error and runner.write_error not in self.message)):
+                # an end (finished, stopped, failed) is drawn only with the run's last
+                # records, at the tick that sees `ended`, never as "finished: seed 0"
                 self._set_status(runner.status, self._running_message(runner))
 
     def _holding(self):

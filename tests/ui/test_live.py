@@ -8,6 +8,7 @@ session is running random features' default preset.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -15,6 +16,8 @@ import pytest
 
 pytest.importorskip("panel")
 pytest.importorskip("playwright")
+
+from playwright.sync_api import expect  # noqa: E402
 
 from orthoviz.ui.serve import app_paths  # noqa: E402
 
@@ -45,9 +48,39 @@ def open_app(page, url: str, query: str) -> None:
     page.wait_for_function("() => document.readyState === 'complete'")
 
 
+#: the status line's text, found through the shadow roots Panel renders into
+STATUS_JS = """() => {
+  const walk = root => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.classList && el.classList.contains("ov-status")) return el;
+      if (el.shadowRoot) { const f = walk(el.shadowRoot); if (f) return f; }
+    }
+    return null;
+  };
+  const el = walk(document);
+  if (!el) return "";
+  let s = "";
+  for (const n of (el.shadowRoot || el).childNodes)
+    if (n.nodeName !== "STYLE" && n.nodeName !== "LINK") s += n.textContent + " ";
+  return s.replace(/\\s+/g, " ").trim();
+}"""
+
+
 def run_to_end(page, timeout_ms: int = 120_000) -> None:
-    """Start and wait for the finished state with the last step on the page."""
+    """Start and wait for the finished state with the last step on the page.
+
+    A page that already says "finished" (a Stop that reached the server after a short
+    run had ended) would satisfy the wait before this run's state arrives, so first
+    wait for the status line to change (read once Start is enabled: then a "stopping"
+    run can only end as "stopped", Stop having reached it in time); polled at every animation frame, and this
+    run's "running" state stays on the page for at least one pump tick (200 ms)."""
+    expect(button(page, "Start")).to_be_enabled(timeout=timeout_ms)  # a settled state
+    before = page.evaluate(STATUS_JS)
+    assert before, "no status line on the page"
     button(page, "Start").click()
+    if before.startswith("finished"):
+        page.wait_for_function(f"() => ({STATUS_JS})() !== {json.dumps(before)}",
+                               polling="raf", timeout=timeout_ms)
     page.get_by_text(re.compile(r"^finished")).first.wait_for(timeout=timeout_ms)
     step, total = step_of(page)
     assert step == total, (step, total)
@@ -74,11 +107,6 @@ def start_then_stop(page) -> tuple[float, float]:
 
 
 @pytest.mark.timeout(420)
-@pytest.mark.xfail(strict=False, reason=(
-    "intermittent since the run queue and the idle pump landed (2026-12-01): after "
-    "Start, Stop, Start the page showed 'finished' at step 0/300 in 1 of 3 fresh-clone "
-    "CI runs, and a 4.5 s Stop acknowledgement under load in another; open bug, see "
-    "the stop note"))
 def test_back_to_back_runs_in_two_sessions(tmp_path, panel_server, chromium):
     apps = {p.stem: p for p in app_paths()}
     with panel_server([apps["neural_collapse"], apps["random_features"]],
@@ -104,6 +132,9 @@ def test_back_to_back_runs_in_two_sessions(tmp_path, panel_server, chromium):
         button(a, "Start").wait_for(timeout=120_000)
         for _ in range(3):
             run_to_end(a)
+        # Start then Stop at once on a run long enough to be running when Stop lands
+        # (a 300-step run can end before the Stop button is enabled on the page)
+        open_app(a, f"{url}/neural_collapse", "steps=2000&record_every=20")
         button(a, "Start").click()
         button(a, "Stop").click()
         run_to_end(a)  # the next Start is not blocked by the stopped run's thread
