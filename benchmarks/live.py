@@ -37,7 +37,7 @@ class Replay:
             "message", "artifacts", "history", "latest_arrays", "arrays_version")})
         self._records, _ = runner.drain()
         self._i, self.per_tick = 0, max(1, per_tick)
-        self.step = 0
+        self.step, self.queue_place, self.write_error = 0, None, None
 
     def drain(self):
         batch = self._records[self._i:self._i + self.per_tick]

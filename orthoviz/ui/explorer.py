@@ -123,7 +123,11 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         served = self._served_doc() is not None  # (pn.state.served is true in app files)
         if served:
             self._serve_hooks()  # applies the URL: the theory below is of its config
-        self._request_theory(self.config, sync=not served)
+        # a theory already in the process's table (another session of the class opened
+        # this config) draws in the page's first build: the plots are built once, not
+        # as placeholders first and again at the first tick (each pane swap re-walks
+        # the whole page: ~2 s of server CPU per NC page load)
+        self._request_theory(self.config, sync=not served or self.config.theory_ready())
 
     # -- layout -------------------------------------------------------------------------
     def _build(self) -> None:
