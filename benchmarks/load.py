@@ -128,13 +128,16 @@ class Server:
 
     async def settle(self, timeout: float, min_wait: float, quiet_s: float = 3.0) -> dict:
         """Wait min_wait (closed sessions are dropped by the server's unused-session
-        check), then until no run is left and memory has not moved for quiet_s."""
+        check), then until no run is left, the server has given memory back since the
+        sessions closed (orthoviz.runtime.memory) and memory has not moved for quiet_s."""
         deadline = time.monotonic() + timeout
+        released = self.last().get("releases", 0)
         await asyncio.sleep(min_wait)
         while time.monotonic() < deadline:
             rows = [r for r in self.rows() if r["t"] > time.time() - quiet_s]
             if rows and all(r["run_threads"] == 0 and r["running"] == 0
                             and r["waiting"] == 0 for r in rows) \
+                    and rows[0].get("releases", 0) > released \
                     and max(r["rss_mb"] for r in rows) - min(r["rss_mb"] for r in rows) < 2:
                 break
             await asyncio.sleep(0.5)
@@ -362,7 +365,7 @@ def main(argv=None) -> int:
     p.add_argument("--session-timeout", type=float, default=300.0)
     p.add_argument("--time-limit", type=float, default=600.0,
                    help="seconds the N sessions may take together")
-    p.add_argument("--cleanup-wait", type=float, default=35.0,
+    p.add_argument("--cleanup-wait", type=float, default=125.0,
                    help="the server's unused-session check + lifetime (s)")
     p.add_argument("--json", default=None, help="also write the summary here")
     args = p.parse_args(argv)

@@ -2,7 +2,8 @@
 
 Runs :func:`orthoviz.ui.serve.serve_apps` in this process and, on a daemon thread,
 appends one JSON line every ``--every`` seconds to ``--samples``: resident memory,
-threads (all, and orthoviz run threads), server CPU seconds and the admission table.
+threads (all, and orthoviz run threads), server CPU seconds, the admission table and
+how many times the server gave memory back after sessions ended.
 When the file ``--samples``.probe appears, the sampler also walks the heap once
 (``gc.collect()``, then counts live explorers and Bokeh documents) and writes the
 result to ``--samples``.heap, then deletes the probe file.
@@ -44,6 +45,7 @@ def heap_probe() -> dict:
 
 def sample_forever(path: Path, every: float) -> None:
     from orthoviz.runtime.capacity import ADMISSION
+    from orthoviz.runtime.memory import RELEASER
 
     probe, heap = Path(f"{path}.probe"), Path(f"{path}.heap")
     while True:
@@ -51,7 +53,8 @@ def sample_forever(path: Path, every: float) -> None:
         row = {"t": time.time(), "rss_mb": round(rss_mb(), 1),
                "threads": len(os.listdir("/proc/self/task")),
                "run_threads": sum(n.startswith("orthoviz-") for n in names),
-               "cpu_s": round(time.process_time(), 2), **ADMISSION.counts()}
+               "cpu_s": round(time.process_time(), 2), "releases": RELEASER.releases,
+               **ADMISSION.counts()}
         with open(path, "a") as f:
             f.write(json.dumps(row) + "\n")
         if probe.exists():

@@ -162,9 +162,10 @@ def _finite(f: float) -> float:
     return f
 
 
-def set_checked(obj, name: str, value: Any) -> None:
-    """Assign ``obj.name = value``; unknown names, NaN or infinite values (in lists
-    too) and param's own validation errors become a ConfigError that names the
+def checked_value(obj, name: str, value: Any) -> Any:
+    """``value`` as ``obj.name`` would take it (text parsed, ints of float parameters
+    made floats), without assigning it; unknown names, NaN or infinite values (in
+    lists too) and param's own validation errors raise a ConfigError that names the
     parameter, the value and the allowed range."""
     params = user_parameters(obj)
     if name not in params:
@@ -180,9 +181,20 @@ def set_checked(obj, name: str, value: Any) -> None:
     ) and not isinstance(p, param.Integer):
         value = float(value)
     try:
-        setattr(obj, name, value)
+        p._validate(value)  # param's own checks (type, bounds, list items)
     except (ValueError, TypeError, OverflowError) as e:
         raise ConfigError(name, value, allowed_text(p)) from e
+    return value
+
+
+def set_checked(obj, name: str, value: Any) -> None:
+    """Assign ``obj.name = value`` after :func:`checked_value`; errors raised while
+    assigning (a watcher's own check) become a ConfigError too."""
+    value = checked_value(obj, name, value)
+    try:
+        setattr(obj, name, value)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise ConfigError(name, value, allowed_text(user_parameters(obj)[name])) from e
 
 
 def set_each(obj, values: dict[str, Any]) -> list[ConfigError]:

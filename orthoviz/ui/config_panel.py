@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import panel as pn
 
-from orthoviz.runtime.params import deciding_parameters, param_sections
+from orthoviz.runtime import ConfigError
+from orthoviz.runtime.params import checked_value, deciding_parameters, param_sections
 from orthoviz.ui.controls import config_widgets
 
 TITLES = {"data": "Data", "model": "Model", "optimisation": "Optimisation", "run": "Run"}
@@ -21,15 +22,24 @@ class ConfigPanel:
 
     ``widgets`` maps each parameter to its widget; ``panel`` is the layout. A change of
     a parameter that some ``when`` condition reads shows or hides the widgets it decides.
+
+    A typed value is checked as the URL and ``--set`` check it before Panel passes it
+    on: a refused one (out of range, wrong type, not finite; ``Infinity`` in a number
+    box would otherwise be taken, param's bounds allowing it) goes back to the value in
+    force and ``on_refused`` gets the message naming the parameter and its range.
     """
 
-    def __init__(self, config):
-        self.config = config
+    def __init__(self, config, on_refused=None):
+        self.config, self.on_refused = config, on_refused
         self.widgets: dict[str, pn.widgets.Widget] = {}
         items = []
         for section, names in param_sections(config).items():
             pane = config_widgets(config, names)
             self.widgets.update({n: pane._widgets[n] for n in names})
+            for n in names:  # before Panel's watchers: param runs lower precedence
+                # first, and only its internal `_watch` takes one below 0 (Panel's link)
+                self.widgets[n].param._watch(lambda e, n=n: self._check(n, e), "value",
+                                             precedence=-2)
             if section == "advanced":
                 items.append(pn.Card(pane, title="Advanced", collapsed=True,
                                      sizing_mode="stretch_width", margin=(6, 5)))
@@ -41,6 +51,19 @@ class ConfigPanel:
         if deps:
             config.param.watch(self._show_applicable, deps)
         self._show_applicable()
+
+    def _check(self, name: str, event) -> None:
+        """Refuse a typed value: put the widget back, say why, and stop the edit
+        (raising is the only way to keep the watchers after this one, Panel's link
+        among them, from applying it; Panel logs the exception and the session goes
+        on)."""
+        try:
+            checked_value(self.config, name, event.new)
+        except ConfigError as e:
+            event.obj.value = getattr(self.config, name)
+            if self.on_refused is not None:
+                self.on_refused(f"not applied: {e}")
+            raise
 
     def _show_applicable(self, *events) -> None:
         for name, widget in self.widgets.items():

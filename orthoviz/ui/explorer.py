@@ -23,6 +23,7 @@ from panel.io.state import set_curdoc
 from orthoviz.runtime import ConfigError, Runner, get_experiment
 from orthoviz.runtime.capacity import ADMISSION
 from orthoviz.runtime.device import DEVICES, available_devices, describe_choice
+from orthoviz.runtime.memory import RELEASER
 from orthoviz.runtime.params import set_checked, user_parameters
 from orthoviz.runtime.record import Record
 from orthoviz.ui.config_panel import ConfigPanel
@@ -132,7 +133,8 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
     # -- layout -------------------------------------------------------------------------
     def _build(self) -> None:
         self.controls = RunControls(self)
-        self.config_panel = ConfigPanel(self.config)
+        self.config_panel = ConfigPanel(
+            self.config, on_refused=lambda msg: self._set_status(self.status, msg))
         self.files = FilesPanel(self)
         self.curves = [LiveCurves(c, self.config) for c in self.views.curves]
         self.panes = [LivePane(p) for p in self.views.panes]
@@ -204,6 +206,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         ref = weakref.ref(self)
 
         def destroyed(ctx, ref=ref):
+            RELEASER.session_ended()  # memory goes back to the system after a burst
             me = ref()
             if me is not None:
                 me.teardown()
@@ -379,7 +382,8 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         return self.seed
 
     def teardown(self) -> None:
-        """Stop everything this explorer started (the session ended): a queued run
+        """Stop everything this explorer started (the session ended, or its tab was
+        closed: :meth:`_tab_closed`): a queued run
         leaves the queue at once, a computing one stops after its step in progress.
         The worker is joined, except on the event loop, which every session shares:
         there the thread ends on its own (its slot is given back on the way out)."""
@@ -387,6 +391,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self.sweep_view.teardown()
         if self._pump_cb is not None:
             self._pump_cb.stop()
+            self._pump_cb = None
         if self.runner is not None:
             on_loop = threading.get_ident() == self._loop_thread and \
                 self._served_doc() is not None

@@ -19,6 +19,10 @@ from orthoviz.viz.spec import Curves, Pane, ViewState
 from orthoviz.viz.style import DEFAULT, Style, styled
 
 BUFFER_LENGTH = 5000  # rows of a step curve kept in the browser (the Runner keeps more)
+#: a pane redraws at most once per this many times its last draw's cost (and at most
+#: max_hz): the 3-D frames or Gram matrices of a run cost 0.1-0.3 s of the event loop,
+#: which every session of a class shares; the step line and the curves stay live.
+PANE_COST_FACTOR = 8.0
 SWEEP_LENGTH = 200_000  # rows of a reduced/grouped group: every sweep point is data
 
 
@@ -150,15 +154,16 @@ class LivePane:
     The first drawable state fixes the pane's shape: an element or overlay becomes one
     DynamicMap; a Layout becomes one DynamicMap per item, all on the same Pipe and one
     cached build per state. Later states only update data (no new Bokeh models), at
-    most ``max_hz`` times a second and only when the rows, arrays or theory changed
-    (a version signature, never ``id()``).
+    most ``max_hz`` times a second, no sooner than PANE_COST_FACTOR times the last
+    draw's cost, and only when the rows, arrays or theory changed (a version
+    signature, never ``id()``).
     """
 
     def __init__(self, pane: Pane, max_hz: float = 1.0):
         self.spec, self.min_interval = pane, 1.0 / max_hz
         self.pipe = hv.streams.Pipe(data=None)
         self._last_sent, self._signature, self._live = 0.0, None, False
-        self._shape = None
+        self._shape, self._cost = None, 0.0
         self.style = DEFAULT
         self._state: ViewState | None = None  # the last state sent (a restyle redraws it)
         self.pane = pn.pane.HoloViews(placeholder("computing the theory…", pane.title),
@@ -224,11 +229,13 @@ class LivePane:
         """Push a state if its signature changed and the last push is 1/max_hz s old."""
         now = time.monotonic()
         if signature == self._signature or (
-            not force and now - self._last_sent < self.min_interval
+            not force and now - self._last_sent < max(self.min_interval,
+                                                      PANE_COST_FACTOR * self._cost)
         ):
             return False
         self._last_sent, self._signature = now, signature
         self._show(state)
+        self._cost = time.monotonic() - now
         return True
 
     def _show(self, state: ViewState) -> None:

@@ -34,15 +34,16 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-#: drop abandoned sessions (a closed tab: its run stops, its memory goes): check every
-#: 5 s, drop sessions unused for 30 s. Not shorter: a session is created when its page
-#: is served and counts as unused until the browser opens its websocket, which a class
-#: loading pages at once on a busy server can take well over 10 s to do; Bokeh then
-#: builds the whole page a second time (measured: 20 sessions on a loaded 2-core box
-#: with 10 s never got to start a run in 8 minutes).
-SESSION_FLAGS = ["--check-unused-sessions", "5000", "--unused-session-lifetime", "30000"]
+#: drop sessions whose page is gone: check every 5 s, drop those unused for 120 s. Not
+#: shorter: a session is created when its page is served and counts as unused until
+#: the browser opens its websocket, which a class loading pages at once on a 2-core
+#: server can take over 30 s to do (measured: with 30 s, a third of the page builds of
+#: a 12-session class were second builds for websockets that came late). A closed
+#: tab's run does not wait for this: it stops once the page has been gone for
+#: CLOSED_TAB_S (orthoviz.ui.stream).
+SESSION_FLAGS = ["--check-unused-sessions", "5000", "--unused-session-lifetime", "120000"]
 SESSION_OPTS = {"check_unused_sessions_milliseconds": 5000,
-                "unused_session_lifetime_milliseconds": 30000}
+                "unused_session_lifetime_milliseconds": 120000}
 #: seconds a signalled server gets to stop before the process ends regardless
 GRACE_S = 5.0
 DEFAULT_ADDRESS = "127.0.0.1"
@@ -185,6 +186,7 @@ def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | N
         return 2
     _report(server, paths, origins, root, basic_auth, ignored)
     _stop_on_signals(server)
+    _release_memory_after_sessions(server)
     server.start()
     if show:
         server.io_loop.add_callback(server.show, "/")
@@ -244,6 +246,16 @@ def _limits() -> tuple[int, int]:
     from orthoviz.runtime.capacity import ADMISSION
 
     return ADMISSION.limits()
+
+
+def _release_memory_after_sessions(server, every_ms: int = 2000) -> None:
+    """Poll :data:`~orthoviz.runtime.memory.RELEASER` on the server's loop: once the
+    sessions that ended are gone (none ended for a few seconds), collect and trim."""
+    from tornado.ioloop import PeriodicCallback
+
+    from orthoviz.runtime.memory import RELEASER
+
+    PeriodicCallback(RELEASER.poll, every_ms).start()  # on the loop server.start() runs
 
 
 def _fmt(addr) -> str:

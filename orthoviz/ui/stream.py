@@ -30,6 +30,7 @@ from orthoviz.viz.spec import ViewState
 #: ORTHOVIZ_TIMING_LOG=path appends each tick's server time (benchmarks/live.py reads it)
 _TIMING_LOG = os.environ.get("ORTHOVIZ_TIMING_LOG")
 LIVE = ("queued", "running", "paused", "stopping")  # a run's states before its end
+CLOSED_TAB_S = 15.0  # a page gone this long (no reconnect) is a closed tab
 PUMP_MS = 200  # 5 refreshes a second at most: live enough, cheap for a class server
 CURVES_PER_DRAW = 2  # groups redrawn per tick: 2 of NC's 5 groups -> each >= 2 Hz
 
@@ -60,12 +61,27 @@ class StreamingMixin:
 
         def tick(ref=ref):
             me = ref()
-            if me is not None and not me._tick_pending:
-                me._tick_pending = True
-                me._on_loop(on_loop)
+            if me is None or me._tick_pending:
+                return
+            me._tick_pending = True
+            me._on_loop(on_loop if not me._tab_closed() else me.teardown)
 
-        self._tick_pending = False
+        self._tick_pending, self._was_connected = False, False
         self._pump_cb = pn.state.add_periodic_callback(tick, period=PUMP_MS)
+
+    def _tab_closed(self) -> bool:
+        """Served: the page's websocket connected once and has been gone for
+        CLOSED_TAB_S (a closed tab: its run stops now, not when the server drops the
+        session, which waits longer for pages that have not connected yet)."""
+        doc = self._served_doc()
+        session = getattr(doc.session_context, "session", None) if doc is not None else None
+        if session is None:
+            return False
+        if session.connection_count > 0:
+            self._was_connected = True
+            return False
+        return self._was_connected and \
+            session.milliseconds_since_last_unsubscribe > CLOSED_TAB_S * 1000
 
     def _direct_callbacks(self, runner: Runner) -> None:
         """Not served: pump on the worker thread at each flush and at the end."""

@@ -67,3 +67,24 @@ def test_device_plan_is_shown_before_start_and_follows_the_config(monkeypatch):
     e.device = "cpu"
     assert e.controls.device_used.object == "device: <b>cpu</b>"
     assert GPU_MIN_ELEMENTS == 4_000_000  # the rule the words describe
+
+
+@pytest.mark.parametrize("name, bad", [("lr", float("inf")), ("lr", -1.0),
+                                       ("depth", 10**9), ("class_sizes", [float("nan")]),
+                                       ("class_sizes", ["a", 5])])
+def test_a_refused_widget_value_is_named_and_put_back(name, bad):
+    """The widget path checks values as the URL and --set do (checked_value): the
+    config keeps its value, the widget shows it again, the message names the
+    parameter; a valid value still applies."""
+    from orthoviz.runtime import ConfigError
+
+    cfg = get_experiment("neural-collapse").from_preset("smoke")
+    said = []
+    panel = ConfigPanel(cfg, on_refused=said.append)
+    old = getattr(cfg, name)
+    with pytest.raises(ConfigError):
+        panel.widgets[name].value = bad
+    assert getattr(cfg, name) == old and panel.widgets[name].value == old
+    assert said and said[-1].startswith(f"not applied: invalid value for '{name}'")
+    panel.widgets["lr"].value = 0.02
+    assert cfg.lr == 0.02

@@ -13,6 +13,8 @@ import pytest
 pytest.importorskip("panel")
 pytest.importorskip("playwright")
 
+from playwright.sync_api import expect  # noqa: E402
+
 from orthoviz.ui.serve import app_paths  # noqa: E402
 
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(300)]
@@ -73,3 +75,26 @@ def test_an_invalid_link_value_is_named_and_the_rest_applies(nc_url, page):
     assert value(page, "Steps") == "123"  # a valid value beside bad ones still applies
     assert value(page, "Depth M (linear layers)") == "3"
     page.get_by_text("step 0 / 123").first.wait_for(timeout=10_000)
+
+
+def test_a_typed_value_out_of_range_is_named_and_put_back(nc_url, page):
+    """A value typed into a widget goes through the same check as a URL value: the
+    class sizes box takes any text, so a refused list reaches the server; the status
+    line names the parameter and its range, the box shows the value in force again,
+    and the session goes on (a valid edit after it applies)."""
+    open_app(page, f"{nc_url}?preset=smoke")
+    box = page.get_by_label("Class sizes (override)", exact=True)
+    before = box.input_value()
+    box.fill("[1e400, 5]")
+    box.press("Enter")
+    status = page.get_by_text(re.compile("not applied: invalid value for 'class_sizes'"))
+    status.first.wait_for(timeout=30_000)
+    expect(box).to_have_value(before, timeout=10_000)
+    box.fill('["a", 5]')
+    box.press("Enter")
+    page.get_by_text(re.compile(r"'class_sizes': \['a', 5\]")).first.wait_for(timeout=30_000)
+    expect(box).to_have_value(before, timeout=10_000)
+    steps = page.get_by_label("Steps", exact=True)
+    steps.fill("321")
+    steps.press("Enter")
+    page.get_by_text("step 0 / 321").first.wait_for(timeout=30_000)

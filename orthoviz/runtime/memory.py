@@ -1,0 +1,90 @@
+"""Giving memory back to the system after sessions close (no UI imports).
+
+When a served session ends, its explorer, plots and run become garbage, but the
+process keeps the pages they used: CPython frees objects into its own pools and
+glibc keeps freed blocks in per-thread arenas, so a server's resident memory stays at
+its class-time peak (measured: 490 MB after one session, 840 MB after twenty had come
+and gone, with no explorer or document alive). :func:`release` collects reference
+cycles, then asks glibc to return every free page (``malloc_trim(0)``, which walks all
+arenas), and empties CUDA's cache when a GPU was used.
+
+:class:`Releaser` decides when: the server notes each session that ends
+(:meth:`Releaser.session_ended`) and polls :meth:`Releaser.due` from a periodic
+callback; a release happens once sessions have stopped ending for ``quiet_s`` seconds,
+so a class leaving at once costs one collection, not thirty. Hand-written: there is
+no library call for "trim after a burst" and ``ctypes`` is the only way to reach
+``malloc_trim``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import sys
+import threading
+import time
+
+
+def _libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        lib.malloc_trim  # glibc only (musl has none)
+    except (OSError, AttributeError):
+        return None
+    lib.malloc_trim.argtypes, lib.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return lib
+
+
+_LIBC = _libc()
+
+
+def release() -> dict:
+    """Collect garbage and give free memory back to the system; what was done."""
+    collected = gc.collect()
+    trimmed = bool(_LIBC.malloc_trim(0)) if _LIBC is not None else None
+    cuda = False
+    torch = sys.modules.get("torch")  # never import torch just to release memory
+    if torch is not None:
+        try:
+            if torch.cuda.is_initialized():
+                torch.cuda.empty_cache()
+                cuda = True
+        except Exception:  # a broken CUDA context must not stop the release
+            pass
+    return {"collected": collected, "trimmed": trimmed, "cuda_emptied": cuda}
+
+
+class Releaser:
+    """Release once after a burst of ended sessions (thread-safe)."""
+
+    def __init__(self, quiet_s: float = 5.0, clock=time.monotonic):
+        self.quiet_s, self._clock = quiet_s, clock
+        self._lock = threading.Lock()
+        self._ended_since = 0  # sessions ended since the last release
+        self._last_end = 0.0
+        self.releases = 0
+
+    def session_ended(self) -> None:
+        with self._lock:
+            self._ended_since += 1
+            self._last_end = self._clock()
+
+    def due(self) -> bool:
+        """True (once) when sessions ended and none for ``quiet_s`` seconds."""
+        with self._lock:
+            if not self._ended_since or self._clock() - self._last_end < self.quiet_s:
+                return False
+            self._ended_since = 0
+            self.releases += 1
+            return True
+
+    def poll(self) -> dict | None:
+        """Release if due; what was done, else None."""
+        return release() if self.due() else None
+
+
+#: the server's releaser (sessions note their end; ``orthoviz serve`` polls it)
+RELEASER = Releaser()
