@@ -103,7 +103,10 @@ class Server:
                "--", app, "--port", str(port)]
         if max_runs:
             cmd += ["--max-runs", str(max_runs)]
-        env = dict(os.environ, ORTHOVIZ_DEVICE=os.environ.get("ORTHOVIZ_DEVICE", "cpu"),
+        from orthoviz.ui.serve import MALLOC_ENV  # what `orthoviz serve` re-executes with
+
+        env = dict(os.environ, **MALLOC_ENV,
+                   ORTHOVIZ_DEVICE=os.environ.get("ORTHOVIZ_DEVICE", "cpu"),
                    PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out,
@@ -179,13 +182,13 @@ async def session(browser, url: str, stop: bool, out: dict, timeout: float) -> N
                                  timeout=timeout * 1000)
     out["loaded_s"] = time.time() - t0
     out["start_t"] = time.time()
-    await start.click()
+    await start.click(timeout=timeout * 1000)  # a loaded page takes its time
     if stop:
         await page.wait_for_function(
             "() => /^running/.test(window.__ov.status) && /^step [1-9]/.test(window.__ov.step)",
             timeout=timeout * 1000, polling=100)
         out["stop_t"] = time.time()
-        await page.get_by_role("button", name=re.compile("Stop")).click()
+        await page.get_by_role("button", name=re.compile("Stop")).click(timeout=timeout * 1000)
         done = "() => /^stopped/.test(window.__ov.status)"
     else:
         done = "() => /^(finished|failed|stopped)/.test(window.__ov.status)"
@@ -287,7 +290,7 @@ async def drive(args, server: Server) -> dict:
         done, pending = await asyncio.wait(tasks, timeout=args.time_limit)
         for t in pending:
             t.cancel()
-        errors = [repr(t.exception())[:200] for t in done if t.exception() is not None]
+        errors = [repr(t.exception())[:1500] for t in done if t.exception() is not None]
         result["class_s"] = time.time() - t0
         peak_rows = [r for r in server.rows() if r["t"] >= t0]
         result["peak"] = max(peak_rows, key=lambda r: r["rss_mb"]) if peak_rows else {}

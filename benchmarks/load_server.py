@@ -32,14 +32,19 @@ def rss_mb() -> float:
 
 def heap_probe() -> dict:
     """Live explorers and Bokeh documents after a full collection."""
+    from collections import Counter
+
     from bokeh.document import Document
 
     from orthoviz.ui.explorer import Explorer
 
     gc.collect()
     objs = gc.get_objects()
+    types = Counter(f"{getattr(type(o), '__module__', '?')}.{type(o).__qualname__}"
+                    for o in objs)
     return {"explorers": sum(isinstance(o, Explorer) for o in objs),
             "documents": sum(isinstance(o, Document) for o in objs),
+            "objects": len(objs), "types": dict(types.most_common(60)),
             "rss_mb": round(rss_mb(), 1)}
 
 

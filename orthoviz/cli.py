@@ -283,6 +283,10 @@ def cmd_export(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "serve" and argv is None:  # the process's own command line
+        from orthoviz.ui.serve import reexec_with_system_malloc
+
+        reexec_with_system_malloc()  # returns only when already set (or not possible)
     try:
         return {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "serve": cmd_serve,
                 "export": cmd_export}[args.command](args)

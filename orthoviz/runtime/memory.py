@@ -31,10 +31,10 @@ def _libc():
         return None
     try:
         lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        lib.malloc_trim  # glibc only (musl has none)
+        trim = lib.malloc_trim  # glibc only (musl has none)
     except (OSError, AttributeError):
         return None
-    lib.malloc_trim.argtypes, lib.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return lib
 
 

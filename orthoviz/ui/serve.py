@@ -145,6 +145,31 @@ def resolve_data_root(data_root: str | None) -> Path:
     return Path(text).expanduser().resolve()
 
 
+#: the allocator a served process uses (PYTHONMALLOC is read at interpreter start)
+MALLOC_ENV = {"PYTHONMALLOC": "malloc"}
+
+
+def reexec_with_system_malloc() -> None:
+    """Restart this process (same pid, same command line) with Python's small-object
+    allocator replaced by the system malloc, unless PYTHONMALLOC is set already.
+
+    A class's sessions allocate and free ~80k Python objects each; with pymalloc the
+    freed memory stays in partly used 1 MiB arenas (measured: +49 MB of resident memory
+    after six sessions had come and gone, with no object of theirs alive), while with
+    the system allocator :func:`orthoviz.runtime.memory.release` gives it all back
+    (+0.6 MB). Page builds cost ~4% more CPU. ``PYTHONMALLOC=pymalloc`` keeps the
+    default."""
+    if os.environ.get("PYTHONMALLOC") or not getattr(sys, "orig_argv", None):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]],
+                  {**os.environ, **MALLOC_ENV})
+    except OSError:  # e.g. a frozen or embedded interpreter: serve as we are
+        return
+
+
 def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | None = None,
                show: bool = False, num_threads: int = 4, allow_origin: list[str] = (),
                data_root: str | None = None, basic_auth: str | None = None,

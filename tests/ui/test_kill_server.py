@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +41,10 @@ def test_sigkill_mid_run_leaves_a_folder_that_reopens_as_interrupted(
     with orthoviz_server(tmp_path, "--autosave", apps=[APP]) as (proc, port, log):
         assert f"run folders: only under {runs.resolve()} (runs saved there as they go)" \
             in log.read_text()
+        # the same process (pid) re-executed itself with the system allocator, so that
+        # memory of ended sessions can go back to the system (orthoviz.runtime.memory)
+        environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        assert b"PYTHONMALLOC=malloc" in environ
         open_app(page, port, f"?{LONG}")
         page.get_by_role("button", name=re.compile("Start")).click()
         page.get_by_text(re.compile(r"^running")).first.wait_for(timeout=60_000)

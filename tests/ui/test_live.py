@@ -72,8 +72,9 @@ def run_to_end(page, timeout_ms: int = 120_000) -> None:
     A page that already says "finished" (a Stop that reached the server after a short
     run had ended) would satisfy the wait before this run's state arrives, so first
     wait for the status line to change (read once Start is enabled: then a "stopping"
-    run can only end as "stopped", Stop having reached it in time); polled at every animation frame, and this
-    run's "running" state stays on the page for at least one pump tick (200 ms)."""
+    run can only end as "stopped", Stop having reached it in time); polled at every
+    animation frame, and this run's "running" state stays on the page for at least one
+    pump tick (200 ms)."""
     expect(button(page, "Start")).to_be_enabled(timeout=timeout_ms)  # a settled state
     before = page.evaluate(STATUS_JS)
     assert before, "no status line on the page"

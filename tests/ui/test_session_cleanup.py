@@ -9,7 +9,9 @@ unused-session check destroys it (the abandoned-tab case)."""
 from __future__ import annotations
 
 import gc
+import re
 import threading
+import time
 import urllib.request
 import weakref
 
@@ -74,3 +76,47 @@ def _get(url: str) -> bool:
             return r.status == 200
     except OSError:
         return False
+
+
+@pytest.mark.timeout(240)
+def test_a_closed_tab_stops_its_run_long_before_the_session_is_dropped(chromium, wait_until):
+    """With the served lifetimes (unconnected sessions live 120 s, for late websockets
+    of a busy class), a tab that connected and then closed still stops its run after
+    CLOSED_TAB_S, not 120 s: its slot in the run limit comes back while the session
+    itself is still there."""
+    from orthoviz.ui.serve import SESSION_OPTS
+    from orthoviz.ui.stream import CLOSED_TAB_S
+    from tests.conftest import free_port
+
+    made = []
+
+    def app():
+        ex = Explorer("neural-collapse", preset="smoke",
+                      config={"steps": 1_000_000, "record_every": 1})
+        ex.start()
+        made.append(ex)
+        return ex.template()
+
+    port = free_port()
+    server = pn.serve({"app": app}, port=port, address="127.0.0.1", threaded=True,
+                      show=False, websocket_origin=[f"127.0.0.1:{port}"], **SESSION_OPTS)
+    try:
+        ctx = chromium.new_context()
+        page = ctx.new_page()
+        page.goto(f"http://127.0.0.1:{port}/app", timeout=120_000)
+        page.get_by_text(re.compile(r"^step [1-9]\d* / ")).first.wait_for(timeout=60_000)
+        (ex,) = made
+        runner = ex.runner
+        assert runner.alive and runner.status == "running"
+        ctx.close()
+        t0 = time.monotonic()
+        wait_until(lambda: not runner.alive, timeout=CLOSED_TAB_S + 60, interval=0.5)
+        took = time.monotonic() - t0
+        # at least CLOSED_TAB_S (a blip is not a close); well under the 120 s lifetime
+        # (the slack: the pump's next tick and the step in progress on a loaded box)
+        assert CLOSED_TAB_S - 1 <= took < CLOSED_TAB_S + 45, took
+        assert runner.status == "stopped"
+        assert not ex._served_doc().session_context.session.destroyed
+        assert ADMISSION.counts()["running"] == 0
+    finally:
+        server.stop()
