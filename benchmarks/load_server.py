@@ -63,7 +63,9 @@ def sample_forever(path: Path, every: float) -> None:
         with open(path, "a") as f:
             f.write(json.dumps(row) + "\n")
         if probe.exists():
-            heap.write_text(json.dumps(heap_probe()))
+            tmp = heap.with_name(heap.name + ".tmp")
+            tmp.write_text(json.dumps(heap_probe()))
+            tmp.replace(heap)  # whole or absent: the reader polls for it
             probe.unlink()
         time.sleep(every)
 
