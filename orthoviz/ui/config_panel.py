@@ -57,10 +57,13 @@ class ConfigPanel:
         (raising is the only way to keep the watchers after this one, Panel's link
         among them, from applying it; Panel logs the exception and the session goes
         on)."""
+        current = getattr(self.config, name)
+        if event.new is current or repr(event.new) == repr(current):
+            return  # the config's own value reaching its widget (set from code)
         try:
             checked_value(self.config, name, event.new)
         except ConfigError as e:
-            event.obj.value = getattr(self.config, name)
+            event.obj.value = current
             if self.on_refused is not None:
                 self.on_refused(f"not applied: {e}")
             raise
