@@ -159,7 +159,8 @@ def reexec_with_system_malloc() -> None:
     the system allocator :func:`orthoviz.runtime.memory.release` gives it all back
     (+0.6 MB). Page builds cost ~4% more CPU. ``PYTHONMALLOC=pymalloc`` keeps the
     default."""
-    if os.environ.get("PYTHONMALLOC") or not getattr(sys, "orig_argv", None):
+    if os.environ.get("PYTHONMALLOC") or not getattr(sys, "orig_argv", None) \
+            or not sys.platform.startswith("linux"):  # the trim that pays for it is glibc's
         return
     sys.stdout.flush()
     sys.stderr.flush()
