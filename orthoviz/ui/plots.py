@@ -46,7 +46,10 @@ class LiveCurves:
         self.config, self.theory = config, dict(theory or {})
         self.colors = cv.Colors()
         self.style = DEFAULT
-        self.pane = pn.pane.HoloViews(sizing_mode="stretch_width",
+        # linked_axes=False: Panel would merge the ranges of every plot on the page
+        # with the same dimensions into one (start 0 from an empty plot on a log axis:
+        # no ticks, lines off the frame) and walk the whole page to do it at each render
+        self.pane = pn.pane.HoloViews(sizing_mode="stretch_width", linked_axes=False,
                                       min_height=cv.CURVE_HEIGHT)
         self._new_buffer()
         items = [self.pane] + ([_doc_text(spec.doc)] if spec.doc else [])
@@ -60,7 +63,8 @@ class LiveCurves:
         self.logy = self.spec.logy is True
         self._lo, self._hi = float("inf"), float("-inf")
         self._pending: list[dict] = []
-        self._keys: list = []  # the by-values seen: each has its glyphs in every frame
+        # the by-values declared or seen: each has its glyphs in every frame
+        self._keys: list = cv.declared_keys(self.spec, self.config)
         self._redraw()
 
     def _redraw(self) -> None:
@@ -86,11 +90,18 @@ class LiveCurves:
 
     def set_config(self, config, theory: dict) -> None:
         """A new run or config: new columns need a new Buffer; new theory a redraw."""
-        old_cols, old_theory = self.columns, self.theory
+        old_cols, old_theory, old_config = self.columns, self.theory, self.config
         self.config, self.theory = config, dict(theory or {})
         if cv.columns(self.spec, config) != old_cols:
             self._new_buffer()
-        elif not _same(self.theory, old_theory, self.spec):
+            return
+        # this config's declared lines, then the lines seen, less those only the old
+        # config declared (e.g. a solver no longer chosen) with no rows in the buffer
+        keys, old = cv.declared_keys(self.spec, config), cv.declared_keys(self.spec, old_config)
+        shown = cv.line_keys(self.buffer.data, self.spec)
+        keys += [k for k in self._keys if k not in keys and (k not in old or k in shown)]
+        if keys != self._keys or not _same(self.theory, old_theory, self.spec):
+            self._keys = keys
             self._redraw()
 
     def clear(self, reset_axes: bool = False) -> None:
@@ -167,7 +178,7 @@ class LivePane:
         self.style = DEFAULT
         self._state: ViewState | None = None  # the last state sent (a restyle redraws it)
         self.pane = pn.pane.HoloViews(placeholder("computing the theory…", pane.title),
-                                      sizing_mode="stretch_width",
+                                      sizing_mode="stretch_width", linked_axes=False,
                                       min_height=cv.CURVE_HEIGHT)
         self.view = {k: v[2] for k, v in pane.controls.items()}
         self.sliders = []
@@ -237,6 +248,10 @@ class LivePane:
         self._show(state)
         self._cost = time.monotonic() - now
         return True
+
+    def shows(self, signature) -> bool:
+        """Whether the last state pushed had this signature."""
+        return signature == self._signature
 
     def _show(self, state: ViewState) -> None:
         if self.view:  # the pane's own control values travel with every state

@@ -33,6 +33,11 @@ LIVE = ("queued", "running", "paused", "stopping")  # a run's states before its 
 CLOSED_TAB_S = 15.0  # a page gone this long (no reconnect) is a closed tab
 PUMP_MS = 200  # 5 refreshes a second at most: live enough, cheap for a class server
 CURVES_PER_DRAW = 2  # groups redrawn per tick: 2 of NC's 5 groups -> each >= 2 Hz
+#: served, a tick starts no further draw once it has drawn this long (it always draws
+#: one): a run's end (every group and pane at once: 2.7 s of the loop for random
+#: features' default here) is drawn over several ticks, and another session's Stop
+#: click waits behind one draw, not behind a whole page of them.
+TICK_BUDGET_S = 0.1
 
 
 class StreamingMixin:
@@ -149,10 +154,13 @@ class StreamingMixin:
             rows = [r.row() for r in records]
             for c in self.curves:
                 c.add(rows)
-            self._flush_curves(everything=ended)
-            self._send_panes(runner, force=ended)
+            budget = TICK_BUDGET_S if self._served_doc() is not None else float("inf")
+            deadline = time.perf_counter() + budget
+            drawn = self._flush_curves(everything=ended, deadline=deadline)
+            if drawn or not ended:  # at the end, panes once the curves are drawn
+                drawn = self._send_panes(runner, force=ended, deadline=deadline)
             self.controls.show_progress(runner.step, runner.total, runner.device)
-            if ended:
+            if ended and drawn:
                 self._log(f"ended drawn ({runner.status})")
                 self._final_drawn = True
                 self._show_notes(runner.final, runner.history)
@@ -161,7 +169,8 @@ class StreamingMixin:
                     runner.status != self.status or runner.status == "queued" or (
                     runner.write_error and runner.write_error not in self.message)):
                 # an end (finished, stopped, failed) is drawn only with the run's last
-                # records, at the tick that sees `ended`, never as "finished: seed 0"
+                # records and panes (perhaps over several ticks: TICK_BUDGET_S), never
+                # as "finished: seed 0"
                 self._set_status(runner.status, self._running_message(runner))
 
     def _holding(self):
@@ -174,17 +183,22 @@ class StreamingMixin:
             return contextlib.nullcontext()
         return pn.io.hold(doc, freeze=True)
 
-    def _flush_curves(self, everything: bool) -> None:
+    def _flush_curves(self, everything: bool, deadline: float = float("inf")) -> bool:
         """Draw the queued rows of at most CURVES_PER_DRAW groups, round-robin (each
-        group refresh costs ~20 ms of HoloViews work); every group at the end."""
-        waiting = [c for c in self.curves if c.pending]
-        if not everything and len(waiting) > CURVES_PER_DRAW:
-            n = len(self.curves)
-            order = [self.curves[(self._curve_turn + i) % n] for i in range(n)]
-            waiting = [c for c in order if c.pending][:CURVES_PER_DRAW]
-            self._curve_turn = (self.curves.index(waiting[-1]) + 1) % n
-        for c in waiting:
+        group refresh costs ~20 ms of HoloViews work; a group's first rows of a run
+        rebuild its plot, 0.1-0.5 s); every group at the end, but none started after
+        ``deadline`` once one is drawn. True when no group has rows left to draw."""
+        n = len(self.curves)
+        order = [self.curves[(self._curve_turn + i) % n] for i in range(n)]
+        waiting = [c for c in order if c.pending]
+        if not everything:
+            waiting = waiting[:CURVES_PER_DRAW]
+        for i, c in enumerate(waiting):
+            if i and time.perf_counter() > deadline:
+                break
             c.flush()
+            self._curve_turn = (self.curves.index(c) + 1) % n
+        return not any(c.pending for c in self.curves)
 
     def _running_message(self, runner: Runner) -> str:
         place = runner.queue_place
@@ -212,22 +226,32 @@ class StreamingMixin:
                          dict(runner.latest_arrays), [r.row() for r in runner.history],
                          dict(runner.final.scalars) if runner.final else None)
 
-    def _send_panes(self, runner: Runner | None, force: bool) -> None:
+    def _send_panes(self, runner: Runner | None, force: bool,
+                    deadline: float = float("inf")) -> bool:
+        """Refresh at most one pane (round-robin, paced by each pane), or with ``force``
+        every pane whose state is not shown yet, none started after ``deadline`` once
+        one is drawn. True when every pane shows the current state (or was not due)."""
         if not self.panes or self.view_theory is None:
-            return
+            return True
         state = None
         if runner is None:
             sig = ("idle", self._theory_version, len(self._records), self._opened_version)
         else:
             sig = (self._run_index, len(runner.history), runner.arrays_version,
                    runner.final is not None)
-        # at most one pane per draw (each rebuilds from the whole state), round-robin
-        # so that every pane refreshes; all of them at the end
+        # each pane rebuilds from the whole state: one per live draw, round-robin so
+        # that every pane refreshes; all of them at the end
         n = len(self.panes)
         order = [self.panes[(self._pane_turn + i) % n] for i in range(n)]
+        sent = 0
         for p in order:
+            if force and sent and time.perf_counter() > deadline:
+                break
             if state is None:
                 state = self._state(runner)
-            if p.send(state, sig, force=force) and not force:
+            if p.send(state, sig, force=force):
+                sent += 1
                 self._pane_turn = (self.panes.index(p) + 1) % n
-                break
+                if not force:
+                    break
+        return not force or all(p.shows(sig) for p in self.panes)

@@ -159,6 +159,16 @@ def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors,
     return out
 
 
+def declared_keys(spec: Curves, config) -> list:
+    """The ``by`` values the config says a run draws (``spec.keys``), narrowed to
+    ``spec.select``'s value of ``by`` when it fixes one; [] when not declared."""
+    if not spec.by or spec.keys is None:
+        return []
+    keys = list(dict.fromkeys(spec.keys(config)))
+    sel = spec.select(config) if spec.select else {}
+    return [k for k in keys if k == sel[spec.by]] if spec.by in sel else keys
+
+
 def line_keys(df: pd.DataFrame, spec: Curves) -> list:
     """The ``by`` values present in ``df`` (first-seen order), [] without ``by``."""
     if not spec.by or spec.by not in df:

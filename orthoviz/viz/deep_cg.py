@@ -174,12 +174,18 @@ def ritz_spectrum(state: ViewState):
                                    title="Training matrix: spectrum and Ritz values")
 
 
+def _config_solvers(cfg) -> list[str]:
+    return list(cfg.solvers)
+
+
 RACE = Views(
     curves=[
         Curves("Residual vs iteration", ["residual"], x="iteration", by="solver",
+               keys=_config_solvers,
                logy=True, phase="iter",
                doc="True relative residual ||b - A x_k|| / ||b||, one line per solver"),
         Curves("A-norm error vs iteration", ["error_a"], x="iteration", by="solver",
+               keys=_config_solvers,
                logy=True, phase="iter", theory={"error_a": "error_a"},
                doc="||x_k - x*||_A / ||x_0 - x*||_A; dashed: CG's condition-number bound"),
     ],

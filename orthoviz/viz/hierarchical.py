@@ -144,7 +144,8 @@ SWEEP = SweepSpec(axes=("n_over_dk", "d"), values=("0.5, 1, 4", "6, 8"),
 VIEWS = Views(
     curves=[
         Curves("Test loss vs n (dashed: kernel plateau, n = d^k)", ["test_loss"], x="n",
-               by="model", reduce="trial", logx=True, logy=True,
+               by="model", keys=lambda cfg: list(cfg.models), reduce="trial", logx=True,
+               logy=True,
                theory={"test_loss": "test_loss"}, phase="point", legend="bottom_left",
                doc="Test MSE relative to E[h²] = 1 on fresh points, mean ± SE over "
                    "trials, per model. The three-layer network drops below the kernel "

@@ -17,6 +17,10 @@ def _sweep(cfg) -> str:
     return cfg.sweep
 
 
+def _ridges(cfg) -> list[float]:
+    return [float(r) for r in cfg.ridges]
+
+
 def _smallest_ridge(cfg) -> dict:
     return {"ridge": float(min(cfg.ridges))}
 
@@ -116,18 +120,19 @@ VIEWS = Views(
         Curves("Test risk vs the swept size (dashed: theory; black: optimal ridge)",
                ["test_risk"], x=_sweep, by="ridge", reduce="trial", logx=True, logy=True,
                theory={"test_risk": "test_risk"}, phase="point", legend="top_left",
+               keys=_ridges,
                doc="Points: mean over trials with a standard-error band, one colour per "
                    "ridge δ. Dashed: the eigenframework's prediction for the same δ; "
                    "black: the risk at the optimal ridge, which never increases."),
         Curves("Double descent at the smallest ridge", ["test_risk"], x=_sweep,
                by="ridge", reduce="trial", logx=True, logy=True,
                theory={"test_risk": "test_risk"}, phase="point", legend="top_left",
-               select=_smallest_ridge,
+               select=_smallest_ridge, keys=_ridges,
                doc="At a small fixed ridge the risk spikes where k = n; tuning the ridge "
                    "(black, dashed) removes the spike (Theorem 1)."),
         Curves("Train risk vs the swept size", ["train_risk"], x=_sweep, by="ridge",
                reduce="trial", logx=True, logy=True, theory={"train_risk": "train_risk"},
-               phase="point", legend="bottom_left",
+               phase="point", legend="bottom_left", keys=_ridges,
                doc="Train risk per ridge; at the optimal ridge of a powerlaw task with "
                    "β ≈ α the fit is nearly interpolating (overfitting is obligatory)."),
     ],

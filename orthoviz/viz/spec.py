@@ -43,6 +43,11 @@ class Curves:
     legend : str
         Where the legend sits inside the plot (Bokeh's ``top_right``, ``bottom_left``…):
         the corner the lines leave free.
+    keys : callable(config) -> list, optional
+        The ``by`` values a run of this config draws, when the config names them
+        (its ridges, models, solvers): a live plot is built with their glyphs before
+        the first rows come, not rebuilt at a run's first rows (0.1-0.5 s of the
+        server's event loop per group). A value not declared still gets its line.
     """
 
     title: str
@@ -57,6 +62,7 @@ class Curves:
     select: Callable[[Any], dict] | None = None
     doc: str = ""
     legend: str = "top_right"
+    keys: Callable[[Any], list] | None = None
 
     def x_for(self, config) -> str:
         return self.x(config) if callable(self.x) else self.x

@@ -92,6 +92,9 @@ return t.toExponential(1).replace("e", "·10^").replace("+", "");
 """
 
 
+LOG_AXIS_ROOM = 62  # px left of a log y axis: "10⁻⁵" and the axis label
+
+
 def log_ticks(plot, element) -> None:
     """HoloViews hook: readable ticks on whichever Bokeh axes are logarithmic."""
     from bokeh.models import CustomJSTicker, CustomJSTickFormatter, LogAxis
@@ -101,6 +104,12 @@ def log_ticks(plot, element) -> None:
         if isinstance(axis, LogAxis):
             axis.ticker = CustomJSTicker(major_code=_MAJOR, minor_code=_MINOR)
             axis.formatter = CustomJSTickFormatter(code=_LABEL)
+    if any(isinstance(a, LogAxis) for a in getattr(fig, "yaxis", [])):
+        # room for the labels before they exist. Seen in Chromium: with the custom
+        # ticker, a thin strip at the canvas's left edge keeps an earlier paint (line
+        # ends, label pieces) until the page is resized; a fixed left border makes
+        # the strip narrower, it does not remove it (without the hook it is absent)
+        fig.min_border_left = max(fig.min_border_left or 0, LOG_AXIS_ROOM)
 
 
 def _has_log(el) -> bool:

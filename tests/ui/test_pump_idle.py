@@ -29,12 +29,50 @@ def test_idle_ticks_take_no_hold_and_a_run_still_reaches_its_end(wait_until):
     assert holds == []  # a page that only looks
     assert ex.start()
     wait_until(lambda: ex.runner.done, timeout=60)
-    for _ in range(3):
+    ticks = 0
+    while not ex._final_drawn and ticks < 20:
         ex._tick_cost = 0.0  # no pacing: every due tick draws
         ex._tick()
+        ticks += 1
     assert holds and ex._final_drawn and ex.status == "finished"
     assert ex.controls.step.object == f"step {ex.runner.total} / {ex.runner.total}"
     n = len(holds)
     for _ in range(5):
         ex._tick()
     assert len(holds) == n  # the ended run is drawn: idle again
+
+
+def test_a_runs_end_is_drawn_over_ticks_one_draw_each(monkeypatch, wait_until):
+    """With no time budget each tick draws one curve group or pane: the end of a run
+    (every group and pane at once) never holds the event loop for a whole page, and
+    "finished" appears only with the last of them."""
+    from orthoviz.ui import stream
+
+    monkeypatch.setattr(stream, "TICK_BUDGET_S", 0.0)
+    doc = Document()
+    ex = Explorer("neural-collapse", preset="smoke")
+    ex._served_doc = lambda: doc
+    doc.add_root(ex.main.get_root(doc))
+    draws = []
+    for c in ex.curves:
+        c.flush = (lambda f: lambda: draws.append("c") or f())(c.flush)
+    for p in ex.panes:
+        p._show = (lambda f: lambda s: draws.append("p") or f(s))(p._show)
+    assert ex.start()
+    wait_until(lambda: ex.runner.done, timeout=60)
+    ex._tick_cost = 0.0
+    ex._tick()  # may draw earlier records: the end comes from here on
+    ticks = []
+    while not ex._final_drawn and len(ticks) < 40:
+        assert ex.status != "finished"  # not before its last draw
+        n = len(draws)
+        ex._tick_cost = 0.0
+        ex._tick()
+        ticks.append(len(draws) - n)
+    assert ex._final_drawn and ex.status == "finished"
+    # one draw per tick (a tick whose curves are all drawn may add its first pane);
+    # every group and every pane drawn with the final state
+    assert max(ticks) <= 2 and len(ticks) >= 2, ticks
+    assert not any(c.pending for c in ex.curves)
+    sig = (ex._run_index, len(ex.runner.history), ex.runner.arrays_version, True)
+    assert all(p.shows(sig) for p in ex.panes)
