@@ -64,7 +64,8 @@ class LiveCurves:
         self._lo, self._hi = float("inf"), float("-inf")
         self._pending: list[dict] = []
         # the by-values declared or seen: each has its glyphs in every frame
-        self._keys: list = cv.declared_keys(self.spec, self.config)
+        self._declared = cv.declared_keys(self.spec, self.config)  # a snapshot: the
+        self._keys: list = list(self._declared)  # config may be changed in place
         self._redraw()
 
     def _redraw(self) -> None:
@@ -90,14 +91,15 @@ class LiveCurves:
 
     def set_config(self, config, theory: dict) -> None:
         """A new run or config: new columns need a new Buffer; new theory a redraw."""
-        old_cols, old_theory, old_config = self.columns, self.theory, self.config
+        old_cols, old_theory = self.columns, self.theory
         self.config, self.theory = config, dict(theory or {})
         if cv.columns(self.spec, config) != old_cols:
             self._new_buffer()
             return
         # this config's declared lines, then the lines seen, less those only the old
         # config declared (e.g. a solver no longer chosen) with no rows in the buffer
-        keys, old = cv.declared_keys(self.spec, config), cv.declared_keys(self.spec, old_config)
+        keys, old = cv.declared_keys(self.spec, config), self._declared
+        self._declared = list(keys)
         shown = cv.line_keys(self.buffer.data, self.spec)
         keys += [k for k in self._keys if k not in keys and (k not in old or k in shown)]
         if keys != self._keys or not _same(self.theory, old_theory, self.spec):
