@@ -210,6 +210,8 @@ def analyse(out: dict, stop: bool) -> dict:
             res["max_place"] = max(res["max_place"], int(m.group(1)))
     if not log:
         return res
+    t_start = out.get("start_t", log[0][0])  # the page's record, in seconds from Start
+    res["log"] = [[round(t - t_start, 2), step, status[:40]] for t, step, status in log]
     last_step, last_status = log[-1][1], log[-1][2]
     m = re.match(r"step (\d+) / (\d+)", last_step)
     if stop:

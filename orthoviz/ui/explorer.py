@@ -192,8 +192,13 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
     def template(self, title: str | None = None):
         """The explorer in a FastListTemplate (for ``panel serve``; not for notebooks)."""
         title = title or f"orthoviz: {self.experiment_cls.title or self.experiment_cls.key}"
+        # no busy indicator: Panel's spinner follows a process-wide busy flag, so on a
+        # served page it spun for good (an idle page then cost its browser ~7% of a
+        # core in compositor frames: 20 idle pages, 1.4 cores), and our status line
+        # already says what the session is doing
         return pn.template.FastListTemplate(title=title, sidebar=[self.sidebar],
-                                            main=[self.main], sidebar_width=360)
+                                            main=[self.main], sidebar_width=360,
+                                            busy_indicator=None)
 
     def servable(self, title: str | None = None, **kwargs):
         # one model-graph walk for the whole page: unfrozen, Bokeh re-walks every model

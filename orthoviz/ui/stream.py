@@ -27,7 +27,8 @@ from orthoviz.runtime import Runner
 from orthoviz.runtime.capacity import ADMISSION
 from orthoviz.viz.spec import ViewState
 
-#: ORTHOVIZ_TIMING_LOG=path appends each tick's server time (benchmarks/live.py reads it)
+#: ORTHOVIZ_TIMING_LOG=path appends each tick's wall and CPU time and what it drew, per
+#: session (for profiling a served class, e.g. under benchmarks/load.py)
 _TIMING_LOG = os.environ.get("ORTHOVIZ_TIMING_LOG")
 LIVE = ("queued", "running", "paused", "stopping")  # a run's states before its end
 CLOSED_TAB_S = 15.0  # a page gone this long (no reconnect) is a closed tab
@@ -106,21 +107,29 @@ class StreamingMixin:
         the loop stays at least two-thirds free for clicks (Stop) and other sessions;
         the ending is never delayed by more than that.
         """
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         runner = self.runner
         if not self._tick_due(runner):
             return  # idle: no hold (leaving a frozen hold re-walks every model of the page)
         ending = runner is not None and runner.done and not self._final_drawn
         if t0 - self._last_draw < 2.0 * self._tick_cost and not ending:
             return
-        with self._holding():
+        self._drawn = []
+        # a queued run only moves its status line: no freeze (its unfreeze walks every
+        # model of the page: 15 queued NC pages x ~60 ms at each move of the queue)
+        waiting = runner is not None and runner.status == "queued" \
+            and self._theory_pending is None \
+            and (runner.theory is None or self._run_theory_shown is runner)
+        with self._holding(freeze=not waiting):
             self._apply_theory()
             if runner is not None and not self._final_drawn:
                 self._pump(runner)
         t1 = time.perf_counter()
         self._tick_cost, self._last_draw = t1 - t0, t1
         if self._tick_cost > 0.001:
-            self._log(f"tick {self._tick_cost * 1000:.1f} ms")
+            self._log(f"tick {self._tick_cost * 1000:.1f} ms "
+                      f"cpu {(time.thread_time() - c0) * 1000:.0f} ms "
+                      f"{runner.status if runner else '-'} {' '.join(self._drawn)}")
 
     def _tick_due(self, runner: Runner | None) -> bool:
         """Whether a tick has anything to draw: a finished theory, a run's theory not
@@ -141,7 +150,8 @@ class StreamingMixin:
     def _log(self, what: str) -> None:
         if _TIMING_LOG:
             with open(_TIMING_LOG, "a") as f:
-                f.write(f"{time.time():.3f} {self.experiment_cls.key} {what}\n")
+                f.write(f"{time.time():.3f} {self.experiment_cls.key} "
+                        f"s{id(self) % 9973:04d} {what}\n")
 
     def _pump(self, runner: Runner) -> None:
         self._apply_run_theory()
@@ -150,6 +160,12 @@ class StreamingMixin:
         if not records and not ended and status == self._shown:
             return
         self._shown = status
+        if runner.status == "queued" and not records and not ended:
+            # nothing to draw yet: the plots keep what they show until the run's first
+            # rows (drawing a queued run's empty state cost up to 2.8 s of the loop a
+            # pane, for each queued page, in a 20-session class)
+            self._set_status(runner.status, self._running_message(runner))
+            return
         with self._holding():
             rows = [r.row() for r in records]
             for c in self.curves:
@@ -173,7 +189,7 @@ class StreamingMixin:
                 # as "finished: seed 0"
                 self._set_status(runner.status, self._running_message(runner))
 
-    def _holding(self):
+    def _holding(self, freeze: bool = True):
         """Batch the page changes of one action. hold: they go out as one message;
         freeze: HoloViews freezes the document around each plot update, and Bokeh then
         walks every model of the page (~60 ms for the NC page); nested under one
@@ -181,7 +197,7 @@ class StreamingMixin:
         doc = self._served_doc()
         if doc is None:
             return contextlib.nullcontext()
-        return pn.io.hold(doc, freeze=True)
+        return pn.io.hold(doc, freeze=freeze)
 
     def _flush_curves(self, everything: bool, deadline: float = float("inf")) -> bool:
         """Draw the queued rows of at most CURVES_PER_DRAW groups, round-robin (each
@@ -197,8 +213,13 @@ class StreamingMixin:
             if i and time.perf_counter() > deadline:
                 break
             c.flush()
+            self._note_drawn(f"c{self.curves.index(c)}")
             self._curve_turn = (self.curves.index(c) + 1) % n
         return not any(c.pending for c in self.curves)
+
+    def _note_drawn(self, what: str) -> None:
+        if _TIMING_LOG:  # the timing log's list of what a tick drew
+            getattr(self, "_drawn", []).append(what)
 
     def _running_message(self, runner: Runner) -> str:
         place = runner.queue_place
@@ -250,6 +271,7 @@ class StreamingMixin:
             if state is None:
                 state = self._state(runner)
             if p.send(state, sig, force=force):
+                self._note_drawn(f"p{self.panes.index(p)}")
                 sent += 1
                 self._pane_turn = (self.panes.index(p) + 1) % n
                 if not force:
