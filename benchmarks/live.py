@@ -6,6 +6,10 @@ queue, and the records are replayed in the batches the session's periodic callba
 would drain (what the run produces in one PUMP_MS tick, measured from its own wall
 time). Each tick's draw (the explorer's ``_pump`` inside ``pn.io.hold``) is timed in
 process CPU time and wall time. Also timed: the first paint of the theory-only views.
+Each app is drawn twice in the same process: with Bokeh's model manager, which walks
+the whole page after every draw, and with the lazy one served pages get
+(:mod:`orthoviz.ui.docmodels`, a walk only when a draw adds models); the ratio of their
+median draw CPU is the saving.
 
 Run: ``python benchmarks/live.py``. Compare figures only on the same machine, and
 prefer the CPU column on a loaded machine (other processes inflate the wall times).
@@ -25,6 +29,7 @@ from common import report  # noqa: E402
 
 from orthoviz.runtime import Runner  # noqa: E402
 from orthoviz.ui import Explorer  # noqa: E402
+from orthoviz.ui.docmodels import lazy_models  # noqa: E402
 from orthoviz.ui.stream import PUMP_MS  # noqa: E402
 
 
@@ -47,8 +52,10 @@ class Replay:
         return batch, self._i >= len(self._records)
 
 
-def measure(app: str, preset: str = "default") -> dict:
+def measure(app: str, preset: str = "default", lazy: bool = True) -> dict:
     doc = Document()
+    if lazy:
+        lazy_models(doc)
     t0, c0 = time.perf_counter(), time.process_time()
     ex = Explorer(app, preset=preset)
     ex._served_doc = lambda: doc  # draw inside pn.io.hold(doc) as the server does
@@ -69,7 +76,8 @@ def measure(app: str, preset: str = "default") -> dict:
         walls.append(time.perf_counter() - t)
         cpus.append(time.process_time() - c)
     ms = 1000.0
-    return {"app": app, "preset": preset, "records": len(replay._records),
+    return {"app": app, "preset": preset, "models": "lazy" if lazy else "bokeh",
+            "records": len(replay._records),
             "run_s": round(runner.wall_time, 2), "records_per_tick": replay.per_tick,
             "ticks": len(walls), "first_paint_ms": round(paint_wall * ms),
             "first_paint_cpu_ms": round(paint_cpu * ms),
@@ -80,5 +88,11 @@ def measure(app: str, preset: str = "default") -> dict:
 
 
 if __name__ == "__main__":
-    rows = [measure("neural-collapse"), measure("random-features")]
-    report("live", rows, {"pump_ms": PUMP_MS})
+    rows, ratios = [], {}
+    for app in ("neural-collapse", "random-features"):
+        pair = [measure(app, lazy=False), measure(app, lazy=True)]
+        rows += pair
+        ratios[app] = round(pair[1]["draw_cpu_median_ms"]
+                            / max(pair[0]["draw_cpu_median_ms"], 1e-9), 3)
+    print("draw CPU, lazy / bokeh manager:", ratios)
+    report("live", rows, {"pump_ms": PUMP_MS, "lazy_over_bokeh_draw_cpu": ratios})

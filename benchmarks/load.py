@@ -318,6 +318,11 @@ TARGETS = {"completed": "all", "gap_p95_s": "< 2", "rss_after_vs_base": "<= 1.10
            "run_threads_after": "0", "explorers_after": "0"}
 
 
+def _pair(r: dict, key: str) -> str | None:
+    w, a = (r[h].get("malloc", {}).get(key) for h in ("warm_heap", "after_heap"))
+    return f"{w} -> {a}" if w is not None and a is not None else None
+
+
 def summarise(args, r: dict) -> dict:
     runs = [s for s in r["sessions"] if not s["stop_session"]]
     stops = [s for s in r["sessions"] if s["stop_session"]]
@@ -343,6 +348,9 @@ def summarise(args, r: dict) -> dict:
         "rss_peak_mb": peak.get("rss_mb"), "rss_after_mb": after.get("rss_mb"),
         "rss_after_vs_base": round(after["rss_mb"] / base["rss_mb"], 3)
         if after.get("rss_mb") and base.get("rss_mb") else None,
+        # glibc's in-use and free-but-kept bytes: which of the two the rise is
+        "malloc_in_use_base_after_mb": _pair(r, "in_use_mb"),
+        "malloc_free_base_after_mb": _pair(r, "free_mb"),
         "threads_base": base.get("threads"), "threads_after": after.get("threads"),
         "run_threads_after": after.get("run_threads"),
         "explorers_after": r["after_heap"].get("explorers"),

@@ -5,7 +5,8 @@ appends one JSON line every ``--every`` seconds to ``--samples``: resident memor
 threads (all, and orthoviz run threads), server CPU seconds, the admission table and
 how many times the server gave memory back after sessions ended.
 When the file ``--samples``.probe appears, the sampler also walks the heap once
-(``gc.collect()``, then counts live explorers and Bokeh documents) and writes the
+(``gc.collect()``, then counts live explorers and Bokeh documents, and reads glibc's
+allocator statistics) and writes the
 result to ``--samples``.heap, then deletes the probe file.
 
 Usage: ``python benchmarks/load_server.py --samples FILE -- APPS --port P [...]``
@@ -14,6 +15,7 @@ Usage: ``python benchmarks/load_server.py --samples FILE -- APPS --port P [...]`
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -28,6 +30,29 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+        "uordblks", "fordblks", "keepcost")]
+
+
+def malloc_info() -> dict:
+    """glibc's own account (all arenas): bytes in use (Python objects under
+    PYTHONMALLOC=malloc, numpy and torch buffers) and bytes free but kept by the
+    allocator. Resident memory above in-use + free is other mappings (libraries,
+    stacks); a gap between the baseline's and the after's in-use is live memory, a
+    gap in free is fragmentation. Empty off glibc."""
+    try:
+        fn = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    fn.restype = _MallInfo2
+    m = fn()
+    mb = 1 / 2**20
+    return {"in_use_mb": round((m.uordblks + m.hblkhd) * mb, 1),
+            "free_mb": round(m.fordblks * mb, 1), "mmapped_mb": round(m.hblkhd * mb, 1)}
 
 
 def heap_probe() -> dict:
@@ -45,7 +70,7 @@ def heap_probe() -> dict:
     return {"explorers": sum(isinstance(o, Explorer) for o in objs),
             "documents": sum(isinstance(o, Document) for o in objs),
             "objects": len(objs), "types": dict(types.most_common(60)),
-            "rss_mb": round(rss_mb(), 1)}
+            "rss_mb": round(rss_mb(), 1), "malloc": malloc_info()}
 
 
 def sample_forever(path: Path, every: float) -> None:

@@ -70,7 +70,8 @@ class RunControls:
                                        sizing_mode="stretch_width",
                                        description="Hold the run after the current step; "
                                        "press again to resume")
-        self.step_button = pn.widgets.Button(label="⏭ Step", color="default",
+        # ⇥, not ⏭: common fonts (DejaVu) have no U+23ED, drawn as an empty box
+        self.step_button = pn.widgets.Button(label="⇥ Step", color="default",
                                              sizing_mode="stretch_width",
                                              description="Run one more step, then pause")
         self.reset = pn.widgets.Button(label="↺ Reset (same seed)", color="default",

@@ -28,6 +28,7 @@ from orthoviz.runtime.params import set_checked, user_parameters
 from orthoviz.runtime.record import Record
 from orthoviz.ui.config_panel import ConfigPanel
 from orthoviz.ui.controls import RunControls
+from orthoviz.ui.docmodels import lazy_models
 from orthoviz.ui.files import FilesPanel
 from orthoviz.ui.plots import LiveCurves, LivePane
 from orthoviz.ui.present import PresentationSwitch
@@ -217,6 +218,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
                 me.teardown()
 
         pn.state.on_session_destroyed(destroyed)
+        lazy_models(self._doc)  # a live update walks the page's models only if it adds any
         warm_up()
         errors = sync_url(self, pn.state.location)  # the preset, then each value
         if errors:

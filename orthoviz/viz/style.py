@@ -101,7 +101,10 @@ def log_ticks(plot, element) -> None:
 
     fig = plot.state
     for axis in list(getattr(fig, "xaxis", [])) + list(getattr(fig, "yaxis", [])):
-        if isinstance(axis, LogAxis):
+        # once per axis: hooks run at every frame, and new ticker models at each one
+        # made every live update change the page's model graph (a walk of the whole
+        # page on the server, new models to build in the browser)
+        if isinstance(axis, LogAxis) and not isinstance(axis.ticker, CustomJSTicker):
             axis.ticker = CustomJSTicker(major_code=_MAJOR, minor_code=_MINOR)
             axis.formatter = CustomJSTickFormatter(code=_LABEL)
     if any(isinstance(a, LogAxis) for a in getattr(fig, "yaxis", [])):

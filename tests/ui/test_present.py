@@ -35,6 +35,18 @@ def test_styled_plot_has_log_ticks_and_its_legend_inside():
     assert fig.width == 500 and fig.height == st.PRESENTATION.height(300)
 
 
+def test_log_ticks_hook_adds_its_models_once():
+    """The hook runs at every frame of a live plot: a second run must keep the axis's
+    ticker and formatter (new models each frame changed the page's model graph at
+    every update: a walk of the whole page, see orthoviz.ui.docmodels)."""
+    fig = hv.render(st.styled(_log_overlay(), st.DEFAULT, width=500), backend="bokeh")
+    axis = fig.yaxis[0]
+    ticker, formatter = axis.ticker, axis.formatter
+    plot = type("Plot", (), {"state": fig})()
+    st.log_ticks(plot, None)
+    assert axis.ticker is ticker and axis.formatter is formatter
+
+
 def test_presentation_switch_restyles_every_live_plot():
     e = Explorer("neural-collapse", preset="smoke")
     try:
