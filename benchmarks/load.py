@@ -163,6 +163,7 @@ class Server:
 
 
 # -- one session -------------------------------------------------------------------
+START_ANSWER_S = 60.0  # a Start the page has not answered by then is a lost click
 async def session(browser, url: str, stop: bool, out: dict, timeout: float) -> None:
     """Open, Start, (Stop once it moves), wait for the final state; fills ``out``."""
     import re
@@ -183,6 +184,16 @@ async def session(browser, url: str, stop: bool, out: dict, timeout: float) -> N
     out["loaded_s"] = time.time() - t0
     out["start_t"] = time.time()
     await start.click(timeout=timeout * 1000)  # a loaded page takes its time
+    # a click the page never answers (status still "idle" after START_ANSWER_S) is
+    # repeated, as a student would, and counted: the summary's start_clicks_repeated
+    for _ in range(2):
+        try:
+            await page.wait_for_function("() => !/^idle/.test(window.__ov.status)",
+                                         timeout=START_ANSWER_S * 1000, polling=200)
+            break
+        except Exception:  # playwright's TimeoutError
+            out["start_repeats"] = out.get("start_repeats", 0) + 1
+            await start.click(timeout=timeout * 1000)
     if stop:
         await page.wait_for_function(
             "() => /^running/.test(window.__ov.status) && /^step [1-9]/.test(window.__ov.step)",
@@ -203,6 +214,7 @@ def analyse(out: dict, stop: bool) -> dict:
 
     log = out.get("log") or []
     res = {"stop_session": stop, "completed": False, "gaps": [], "max_place": 0,
+           "start_repeats": out.get("start_repeats", 0),
            "first_plot_s": out.get("first_plot_s"), "loaded_s": out.get("loaded_s")}
     for _, _, status in log:
         m = re.search(r"place (\d+) of (\d+)", status)
@@ -337,6 +349,7 @@ def summarise(args, r: dict) -> dict:
         "runs_finished": f"{sum(s['completed'] for s in runs)}/{len(runs)}",
         "stops_done": f"{sum(s['completed'] for s in stops)}/{len(stops)}",
         "max_queue_place": max((s["max_place"] for s in r["sessions"]), default=0),
+        "start_clicks_repeated": sum(s.get("start_repeats", 0) for s in r["sessions"]),
         "gap_p50_s": pct(gaps, 0.5), "gap_p95_s": pct(gaps, 0.95),
         "gap_max_s": pct(gaps, 1.0),
         "first_plot_p50_s": pct(plots, 0.5), "first_plot_p95_s": pct(plots, 0.95),
@@ -390,12 +403,17 @@ def main(argv=None) -> int:
             raw = asyncio.run(drive(args, server))
         finally:
             server.stop()
+            log = server.log.read_text(errors="replace").splitlines()
+        # the server's complaints (the log goes with the temporary folder)
+        raw["server_errors"] = [x[:300] for x in log
+                                if any(w in x for w in ("Error", "Traceback", "WARNING"))][:40]
     from common import report
 
     row = summarise(args, raw)
     rows = [{"measure": k, "value": v, "target": TARGETS.get(k, "")} for k, v in row.items()]
     path = report("load", rows, {"summary": row,"sessions_detail": raw["sessions"],
                                   "errors": raw["errors"][:20],
+                                  "server_errors": raw["server_errors"],
                                   "warm_heap": raw["warm_heap"],
                                   "after_heap": raw["after_heap"],
                                   "timeline": raw["timeline"],

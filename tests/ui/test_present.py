@@ -93,3 +93,15 @@ def test_log_ticks_label_the_lower_decades(page, lo, hi, must):
     assert all(lo <= x <= hi for x in ticks) and len(ticks) <= 12
     label = page.evaluate(f"() => (new Function('tick', {st._LABEL!r}))(1e-4)")
     assert label == "10⁻⁴"
+
+
+def test_live_plots_draw_on_a_canvas_not_webgl():
+    """WebGL costs browsers without a GPU ~60% more CPU per update (orthoviz.viz.common);
+    every explorer plot must come out with the canvas backend."""
+    e = Explorer("neural-collapse", preset="smoke")
+    try:
+        figs = [hv.render(c.pane.object, backend="bokeh") for c in e.curves]
+        assert figs and all(getattr(f, "output_backend", "canvas") == "canvas"
+                            for f in figs)
+    finally:
+        e.teardown()
