@@ -30,6 +30,12 @@ def ensure_bokeh() -> None:
     # CPU for the same updates (a class on one 2-core machine: the browsers' CPU is
     # what starves the server)
     hv.renderer("bokeh").webgl = False
+    # W-1005 checks width/height only; plots sized by frame_width/frame_height (NC's
+    # 3-D frames) are fixed-size too. Unsilenced, every served NC page logged it twice
+    from bokeh.core.validation import silence
+    from bokeh.core.validation.warnings import FIXED_SIZING_MODE
+
+    silence(FIXED_SIZING_MODE, True)
 
 
 WAITING = "Waiting"  # the group of placeholder elements

@@ -105,3 +105,21 @@ def test_live_plots_draw_on_a_canvas_not_webgl():
                             for f in figs)
     finally:
         e.teardown()
+
+
+@pytest.mark.parametrize("app", ["neural-collapse", "random-features"])
+def test_an_explorer_page_passes_bokehs_validation(app, caplog):
+    """Bokeh validates each served document and logs what is not silenced: a page must
+    log nothing (NC's frame-sized 3-D plots logged W-1005 twice per session)."""
+    from bokeh.core.validation.check import check_integrity, process_validation_issues
+    from bokeh.document import Document
+
+    doc = Document()
+    e = Explorer(app, preset="smoke")
+    try:
+        doc.add_root(e.main.get_root(doc))
+        with caplog.at_level("WARNING", logger="bokeh"):
+            process_validation_issues(check_integrity(list(doc.models)))
+        assert [r.getMessage() for r in caplog.records if r.name.startswith("bokeh")] == []
+    finally:
+        e.teardown()
