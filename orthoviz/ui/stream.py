@@ -115,12 +115,7 @@ class StreamingMixin:
         if t0 - self._last_draw < 2.0 * self._tick_cost and not ending:
             return
         self._drawn = []
-        # a queued run only moves its status line: no freeze (its unfreeze walks every
-        # model of the page: 15 queued NC pages x ~60 ms at each move of the queue)
-        waiting = runner is not None and runner.status == "queued" \
-            and self._theory_pending is None \
-            and (runner.theory is None or self._run_theory_shown is runner)
-        with self._holding(freeze=not waiting):
+        with self._holding():
             self._apply_theory()
             if runner is not None and not self._final_drawn:
                 self._pump(runner)
@@ -189,7 +184,7 @@ class StreamingMixin:
                 # as "finished: seed 0"
                 self._set_status(runner.status, self._running_message(runner))
 
-    def _holding(self, freeze: bool = True):
+    def _holding(self):
         """Batch the page changes of one action. hold: they go out as one message;
         freeze: HoloViews freezes the document around each plot update, and Bokeh then
         walks every model of the page (~60 ms for the NC page); nested under one
@@ -197,7 +192,7 @@ class StreamingMixin:
         doc = self._served_doc()
         if doc is None:
             return contextlib.nullcontext()
-        return pn.io.hold(doc, freeze=freeze)
+        return pn.io.hold(doc, freeze=True)
 
     def _flush_curves(self, everything: bool, deadline: float = float("inf")) -> bool:
         """Draw the queued rows of at most CURVES_PER_DRAW groups, round-robin (each
