@@ -55,6 +55,81 @@ def malloc_info() -> dict:
             "free_mb": round(m.fordblks * mb, 1), "mmapped_mb": round(m.hblkhd * mb, 1)}
 
 
+def arenas() -> list[dict]:
+    """glibc's ``malloc_info`` per arena: MB the arena holds from the system and MB
+    free in its bins, split at the page size (free blocks under a page sit between
+    live ones: no trim can give them back). Empty off glibc."""
+    import tempfile
+    import xml.etree.ElementTree as ET
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.fopen.restype = ctypes.c_void_p
+        libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        libc.fclose.argtypes = [ctypes.c_void_p]
+    except (OSError, AttributeError):
+        return []
+    with tempfile.NamedTemporaryFile(suffix=".xml") as tmp:
+        f = libc.fopen(tmp.name.encode(), b"w")
+        libc.malloc_info(0, f)
+        libc.fclose(f)
+        root = ET.fromstring(Path(tmp.name).read_text())
+    mb, out = 1 / 2**20, []
+    for heap in root.findall("heap"):
+        small = sum(int(x.get("total", 0)) for x in heap.iter("size")
+                    if int(x.get("to", 0)) < 4096)
+        big = sum(int(x.get("total", 0)) for x in heap.iter("size")
+                  if int(x.get("to", 0)) >= 4096)
+        unsorted = sum(int(x.get("total", 0)) for x in heap.iter("unsorted"))
+        system = {x.get("type"): int(x.get("size")) for x in heap.findall("system")}
+        out.append({"nr": int(heap.get("nr")), "system_mb": round(system.get("current", 0) * mb, 1),
+                    "free_under_page_mb": round(small * mb, 1),
+                    "free_over_page_mb": round(big * mb, 1),
+                    "unsorted_mb": round(unsorted * mb, 1)})
+    return out
+
+
+def mappings() -> dict:
+    """Resident MB by kind of mapping (/proc/self/smaps): the main heap, anonymous
+    memory (other malloc arenas, thread stacks, large blocks), files (libraries)."""
+    kinds: dict[str, float] = {}
+    kind = None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            name = head[5] if len(head) > 5 else ""
+            kind = "heap" if name == "[heap]" else "stack" if name.startswith("[stack") \
+                else "anon" if not name else "other" if name.startswith("[") else "file"
+        elif head and head[0] == "Rss:" and kind:
+            kinds[kind] = kinds.get(kind, 0.0) + int(head[1]) / 1024
+    return {k: round(v, 1) for k, v in kinds.items()}
+
+
+def survivors(top: int = 25) -> list[dict]:
+    """With ``LOAD_TRACEMALLOC=frames`` in the environment, the first heap probe starts
+    tracemalloc and each later one lists where the memory still traced was allocated
+    (everything allocated since the first probe and alive now, by traceback, largest
+    count first): the objects a class leaves behind, which pin the pages around them."""
+    import tracemalloc
+
+    frames = int(os.environ.get("LOAD_TRACEMALLOC", "0") or 0)
+    if not frames:
+        return []
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(frames)
+        return []
+    here = str(Path(__file__).resolve())
+    snap = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, here)])
+    total = sum(s.count for s in snap.statistics("filename"))
+    stats = sorted(snap.statistics("traceback"), key=lambda s: -s.count)[:top]
+    return [{"count": total, "kb": None, "where": ["(all)"]}] + [
+        {"count": s.count, "kb": round(s.size / 1024, 1),
+         "where": [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}"
+                   for f in s.traceback]} for s in stats]
+
+
 def heap_probe() -> dict:
     """Live explorers and Bokeh documents after a full collection."""
     from collections import Counter
@@ -70,7 +145,8 @@ def heap_probe() -> dict:
     return {"explorers": sum(isinstance(o, Explorer) for o in objs),
             "documents": sum(isinstance(o, Document) for o in objs),
             "objects": len(objs), "types": dict(types.most_common(60)),
-            "rss_mb": round(rss_mb(), 1), "malloc": malloc_info()}
+            "rss_mb": round(rss_mb(), 1), "malloc": malloc_info(),
+            "arenas": arenas(), "mappings_mb": mappings(), "survivors": survivors()}
 
 
 def sample_forever(path: Path, every: float) -> None:
@@ -84,6 +160,7 @@ def sample_forever(path: Path, every: float) -> None:
                "threads": len(os.listdir("/proc/self/task")),
                "run_threads": sum(n.startswith("orthoviz-") for n in names),
                "cpu_s": round(time.process_time(), 2), "releases": RELEASER.releases,
+               "last_release": RELEASER.last,
                **ADMISSION.counts()}
         with open(path, "a") as f:
             f.write(json.dumps(row) + "\n")

@@ -43,8 +43,11 @@ _LIBC = _libc()
 
 def release() -> dict:
     """Collect garbage and give free memory back to the system; what was done."""
+    t0 = time.perf_counter()
     collected = gc.collect()
+    t1 = time.perf_counter()
     trimmed = bool(_LIBC.malloc_trim(0)) if _LIBC is not None else None
+    t2 = time.perf_counter()
     cuda = False
     torch = sys.modules.get("torch")  # never import torch just to release memory
     if torch is not None:
@@ -54,7 +57,8 @@ def release() -> dict:
                 cuda = True
         except Exception:  # a broken CUDA context must not stop the release
             pass
-    return {"collected": collected, "trimmed": trimmed, "cuda_emptied": cuda}
+    return {"collected": collected, "trimmed": trimmed, "cuda_emptied": cuda,
+            "gc_s": round(t1 - t0, 3), "trim_s": round(t2 - t1, 3)}
 
 
 class Releaser:
@@ -65,7 +69,8 @@ class Releaser:
         self._lock = threading.Lock()
         self._ended_since = 0  # sessions ended since the last release
         self._last_end = 0.0
-        self.releases = 0
+        self.releases = 0  # releases *done*: whoever reads it sees memory given back
+        self.last: dict | None = None  # what the last release did, with its seconds
 
     def session_ended(self) -> None:
         with self._lock:
@@ -78,12 +83,19 @@ class Releaser:
             if not self._ended_since or self._clock() - self._last_end < self.quiet_s:
                 return False
             self._ended_since = 0
-            self.releases += 1
             return True
 
     def poll(self) -> dict | None:
-        """Release if due; what was done, else None."""
-        return release() if self.due() else None
+        """Release if due; what was done, else None. Counted once done (a collection
+        and trim after a class take seconds: a count raised before would tell a
+        reader the memory was back while it was still being given back)."""
+        if not self.due():
+            return None
+        done = release()
+        with self._lock:
+            self.releases += 1
+            self.last = done
+        return done
 
 
 #: the server's releaser (sessions note their end; ``orthoviz serve`` polls it)
