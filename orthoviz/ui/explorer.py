@@ -30,7 +30,7 @@ from orthoviz.ui.config_panel import ConfigPanel
 from orthoviz.ui.controls import RunControls
 from orthoviz.ui.docmodels import lazy_models
 from orthoviz.ui.files import FilesPanel
-from orthoviz.ui.plots import LiveCurves, LivePane
+from orthoviz.ui.plots import LiveCurves, LivePane, pane_tabs
 from orthoviz.ui.present import PresentationSwitch
 from orthoviz.ui.runs import RunFilesMixin, autosave_default
 from orthoviz.ui.stream import StreamingMixin
@@ -156,9 +156,15 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self._show_device_plan()
         intro = self.views.intro or f"# {self.experiment_cls.title or self.experiment_cls.key}"
         self.intro = pn.pane.Markdown(intro, sizing_mode="stretch_width")
-        plots = [x.panel for x in self.curves] + [x.panel for x in self.panes]
+        plots = [x.panel for x in self.curves]
+        self.pane_tabs = None
+        if len(self.panes) > 1:
+            self.pane_tabs = pane_tabs(self.panes, lambda: self._on_loop(self._show_panes))
+        else:
+            plots += [x.panel for x in self.panes]
         self.run_tab = pn.Column(self.intro, self.notes,
                                  pn.GridBox(*plots, ncols=2, sizing_mode="stretch_width"),
+                                 *([self.pane_tabs] if self.pane_tabs else []),
                                  sizing_mode="stretch_width")
         self.sweep_view = SweepView(self.experiment_cls, self.runs_root, self._on_loop,
                                     self._holding)

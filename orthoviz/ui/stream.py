@@ -261,6 +261,8 @@ class StreamingMixin:
         order = [self.panes[(self._pane_turn + i) % n] for i in range(n)]
         sent = 0
         for p in order:
+            if not p.shown:
+                continue  # in a tab not open: drawn when it opens (_show_panes)
             if force and sent and time.perf_counter() > deadline:
                 break
             if state is None:
@@ -271,4 +273,9 @@ class StreamingMixin:
                 self._pane_turn = (self.panes.index(p) + 1) % n
                 if not force:
                     break
-        return not force or all(p.shows(sig) for p in self.panes)
+        return not force or all(p.shows(sig) for p in self.panes if p.shown)
+
+    def _show_panes(self) -> None:
+        """Event loop: a pane's tab opened; it draws what the page shows now."""
+        with self._holding():
+            self._send_panes(self.runner, force=True)

@@ -68,3 +68,12 @@ def test_start_shows_progress_and_a_curve_then_stop(tmp_path, panel_server, page
         page.get_by_text(re.compile(r"^stopped")).first.wait_for(timeout=60_000)
         assert step_of(page) >= first
         page.screenshot(path=str(tmp_path / "stopped.png"), full_page=True)
+        # the panes are tabs, only the open one drawn (page load draws 7 NC figures,
+        # not 13): opening another draws its pane, with the stopped run's state
+        before = page.locator("canvas").count()
+        page.get_by_text("Gram matrices: measured vs predicted", exact=True).click()
+        for _ in range(100):
+            if page.locator("canvas").count() > before:
+                break
+            page.wait_for_timeout(100)
+        assert page.locator("canvas").count() > before

@@ -71,11 +71,18 @@ def test_a_runs_end_is_drawn_over_ticks_one_draw_each(monkeypatch, wait_until):
         ticks.append(len(draws) - n)
     assert ex._final_drawn and ex.status == "finished"
     # one draw per tick (a tick whose curves are all drawn may add its first pane);
-    # every group and every pane drawn with the final state
+    # every group and the open tab's pane drawn with the final state
     assert max(ticks) <= 2 and len(ticks) >= 2, ticks
     assert not any(c.pending for c in ex.curves)
     sig = (ex._run_index, len(ex.runner.history), ex.runner.arrays_version, True)
-    assert all(p.shows(sig) for p in ex.panes)
+    assert [p.shown for p in ex.panes] == [True, False, False, False]  # the first tab
+    assert ex.panes[0].shows(sig)
+    assert not any(p.shows(sig) for p in ex.panes[1:])  # closed tabs: never drawn
+    # the browser opens another tab: its pane draws the final state, the others stay
+    n = len(draws)
+    ex.pane_tabs.active = 2
+    assert [p.shown for p in ex.panes] == [False, False, True, False]
+    assert ex.panes[2].shows(sig) and draws[n:] == ["p"]
 
 
 def test_a_queued_run_moves_only_its_status_line(wait_until):
