@@ -159,7 +159,8 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         plots = [x.panel for x in self.curves]
         self.pane_tabs = None
         if len(self.panes) > 1:
-            self.pane_tabs = pane_tabs(self.panes, lambda: self._on_loop(self._show_panes))
+            self.pane_tabs = pane_tabs(self.panes, lambda: self._on_loop(self._show_panes),
+                                       self.views.open_pane)
         else:
             plots += [x.panel for x in self.panes]
         self.run_tab = pn.Column(self.intro, self.notes,

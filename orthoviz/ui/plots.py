@@ -302,13 +302,16 @@ class LivePane:
         self.pane.object = placeholder("computing the theory…", self.spec.title)
 
 
-def pane_tabs(panes: list[LivePane], on_shown) -> pn.Tabs:
+def pane_tabs(panes: list[LivePane], on_shown, open_pane: str | None = None) -> pn.Tabs:
     """The panes as tabs, only the open one rendered (``dynamic``): opening a page costs
     its server and its browser the open pane's plots, not every pane's (NC: 7 figures
     instead of 13), and live draws skip the panes not shown. ``on_shown()`` is called
     when another tab opens (from the browser's event): it must send that pane the
-    current state, which it skipped while hidden."""
-    tabs = pn.Tabs(*[(p.spec.title, p.panel) for p in panes], dynamic=True,
+    current state, which it skipped while hidden. ``open_pane``: the title of the tab
+    open first (default the first)."""
+    titles = [p.spec.title for p in panes]
+    tabs = pn.Tabs(*zip(titles, [p.panel for p in panes]), dynamic=True,
+                   active=titles.index(open_pane) if open_pane in titles else 0,
                    sizing_mode="stretch_width")
     for i, p in enumerate(panes):
         p.shown = i == tabs.active

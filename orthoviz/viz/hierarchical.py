@@ -173,6 +173,7 @@ VIEWS = Views(
         Pane("Training curve", training_curve, "The current Adam fit, streamed live"),
         Pane("Sample-size scales", scales_ruler, "d^k for the network, d^{kq} for kernels"),
     ],
+    open_pane="Training curve",  # what moves during a run
     intro=("**Hierarchical polynomials** (Wang, Nichani, Lee, ICLR 2024, "
            "[arXiv 2311.13774](https://arxiv.org/abs/2311.13774)). The target is "
            "h(x) = g(p(x)): p a degree-k polynomial built from many independent pieces, "

@@ -142,6 +142,9 @@ class Views:
     panes: list[Pane] = field(default_factory=list)
     intro: str = ""  # markdown shown above the plots (paper, notation)
     sweep: SweepSpec | None = None  # the sweep view's first choice of axes and metric
+    #: the pane whose tab is open when a page opens (its title; default the first):
+    #: the explorer draws only the open tab's pane
+    open_pane: str | None = None
 
 
 def views_for(experiment_cls) -> Views:

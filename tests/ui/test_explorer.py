@@ -176,6 +176,26 @@ def test_downloads_and_layout(key):
     assert model is not None
 
 
+def test_panes_are_tabs_and_only_the_open_one_is_built():
+    """Only the open tab's pane becomes Bokeh figures (Tabs ``dynamic``): the NC page
+    renders its 5 curve plots and the two 3-D frames (7 figures, not 13 with every
+    pane); hierarchical opens on its live training curve (``Views.open_pane``); one
+    pane needs no tabs."""
+    from bokeh.document import Document
+    from bokeh.models import Plot
+
+    nc = Explorer("neural-collapse", preset="smoke")
+    assert [p.shown for p in nc.panes] == [True, False, False, False]
+    doc = Document()
+    doc.add_root(pn.panel(nc).get_root(doc))
+    assert sum(isinstance(m, Plot) for m in doc.models) == len(nc.curves) + 2
+    h = Explorer("hierarchical", preset="smoke")
+    assert [p.spec.title for p in h.panes if p.shown] == ["Training curve"]
+    assert h.pane_tabs.active == [p.spec.title for p in h.panes].index("Training curve")
+    one = Explorer("deep-cg-train", preset="smoke")
+    assert one.pane_tabs is None and [p.shown for p in one.panes] == [True]
+
+
 def test_draws_never_compute_the_theory(monkeypatch):
     """The explorer evaluates a config's theory once (for its first paint); the run
     started from that config reuses it, and no draw or export computes it again."""
