@@ -105,7 +105,8 @@ class RunFilesMixin:
         rows = [r.row() for r in self._records]
         for c in self.curves:
             c.send(rows)
-        # every pane, now; one re-attaches (new plot models) only if its shape changed
+        # the open tab's pane now (the others when their tab opens); one re-attaches
+        # (new plot models) only if its shape changed
         self._send_panes(None, force=True)
         self._show_notes(saved.final, self._records)
         step = self._records[-1].step if self._records else 0
