@@ -14,6 +14,17 @@ ALERT = {"idle": "secondary", "queued": "info", "running": "primary", "paused": 
          "stopping": "warning", "stopped": "warning", "finished": "success", "failed": "danger"}
 
 
+class ListInput(pn.widgets.LiteralInput):
+    """A typed box for a list parameter (e.g. ``class_sizes``), one class for every
+    session. Panel's own mapping makes a new ``ListInput`` class per widget
+    (``type('ListInput', (LiteralInput,), ...)``), and a class never goes away: each
+    keeps ~50 weak references, bound methods and param's per-class records alive (NC
+    has two list parameters: +1k objects on the server after 9 sessions), and those
+    survivors pin the heap pages a closed session has freed."""
+
+    type = list
+
+
 def config_widgets(config: param.Parameterized, names: list[str] | None = None) -> pn.Param:
     """Widgets for the user parameters ``names`` of ``config`` (default: all) in one
     ``pn.Param``: readable labels (:func:`~orthoviz.runtime.params.param_label`),
@@ -34,6 +45,8 @@ def config_widgets(config: param.Parameterized, names: list[str] | None = None) 
         spec = {"name": param_label(cls, n)}
         if isinstance(p, param.Integer):
             spec["type"] = pn.widgets.IntInput
+        elif isinstance(p, param.List):
+            spec["type"] = ListInput
         elif isinstance(p, param.Number):
             lo, hi = p.get_soft_bounds()
             spec["type"] = pn.widgets.FloatInput  # no display format: 1e-6 must not read 0

@@ -88,3 +88,24 @@ def test_a_refused_widget_value_is_named_and_put_back(name, bad):
     assert said and said[-1].startswith(f"not applied: invalid value for '{name}'")
     panel.widgets["lr"].value = 0.02
     assert cfg.lr == 0.02
+
+
+def test_list_widgets_make_no_class_per_session():
+    """Panel maps a list parameter to a class it makes per widget; a class is never
+    freed, so a served class would leave two behind per NC session. Ours is one class:
+    building the widgets again makes no new subclass of LiteralInput, and the box
+    still reads and checks a typed list."""
+    from orthoviz.ui.controls import ListInput
+
+    def subclasses():
+        return len(pn.widgets.LiteralInput.__subclasses__())
+
+    ConfigPanel(get_experiment("neural-collapse").from_preset("smoke"))
+    before = subclasses()
+    cfg = get_experiment("neural-collapse").from_preset("smoke")
+    panel = ConfigPanel(cfg)
+    assert subclasses() == before
+    box = panel.widgets["class_sizes"]
+    assert type(box) is ListInput and box.type is list
+    box.value = [7, 3]
+    assert cfg.class_sizes == [7, 3]
