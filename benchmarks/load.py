@@ -209,7 +209,16 @@ async def session(browser, url: str, stop: bool, out: dict, timeout: float) -> N
         done = "() => /^stopped/.test(window.__ov.status)"
     else:
         done = "() => /^(finished|failed|stopped)/.test(window.__ov.status)"
-    await page.wait_for_function(done, timeout=timeout * 1000, polling=200)
+    try:
+        await page.wait_for_function(done, timeout=timeout * 1000, polling=200)
+    except Exception:  # a page that never showed the end: what it shows, kept
+        out["log"] = await page.evaluate("() => window.__ov.log")
+        out["stuck"] = await page.evaluate("() => window.__ov.status + ' | ' + window.__ov.step")
+        shot = Path(os.environ.get("ORTHOVIZ_BENCH_OUT", HERE / "results"))
+        shot.mkdir(parents=True, exist_ok=True)
+        out["stuck_shot"] = str(shot / f"load_stuck_{int(time.time() * 1000)}.png")
+        await page.screenshot(path=out["stuck_shot"], full_page=True)
+        raise
     await asyncio.sleep(0.3)  # one more recorder tick: the last step line
     out["log"] = await page.evaluate("() => window.__ov.log")
 
@@ -221,7 +230,8 @@ def analyse(out: dict, stop: bool) -> dict:
     log = out.get("log") or []
     res = {"stop_session": stop, "completed": False, "gaps": [], "max_place": 0,
            "start_repeats": out.get("start_repeats", 0),
-           "first_plot_s": out.get("first_plot_s"), "loaded_s": out.get("loaded_s")}
+           "first_plot_s": out.get("first_plot_s"), "loaded_s": out.get("loaded_s"),
+           **{k: out[k] for k in ("stuck", "stuck_shot") if k in out}}
     for _, _, status in log:
         m = re.search(r"place (\d+) of (\d+)", status)
         if m:

@@ -43,7 +43,7 @@ def test_release_returns_freed_heap_pages():
 def test_releaser_waits_for_the_burst_to_end():
     """One release per burst of ended sessions, after quiet_s without another."""
     now = [100.0]
-    r = memory.Releaser(quiet_s=5.0, clock=lambda: now[0])
+    r = memory.Releaser(quiet_s=5.0, followup_s=(), clock=lambda: now[0])
     assert not r.due()  # nothing ended yet
     r.session_ended()
     now[0] += 3.0
@@ -64,3 +64,44 @@ def test_release_reports_what_it_did():
     assert set(done) == {"collected", "trimmed", "cuda_emptied", "gc_s", "trim_s"}
     assert done["collected"] >= 0 and done["cuda_emptied"] in (False, True)
     assert done["gc_s"] >= 0 and done["trim_s"] >= 0
+
+
+def test_release_is_counted_after_its_follow_ups():
+    """A release, then a pass at each follow-up time (each a collection and trim,
+    with resident memory before and after); the count goes up after the last one,
+    and ``last`` holds the release with its follow-ups."""
+    now = [0.0]
+    r = memory.Releaser(quiet_s=5.0, followup_s=(2.0, 15.0), clock=lambda: now[0])
+    r.session_ended()
+    now[0] += 5.0
+    first = r.poll()
+    assert first is not None and r.releases == 0 and r.last is None
+    assert r.poll() is None  # the first follow-up is 2 s away
+    now[0] += 2.0
+    assert r.poll() is not None and r.releases == 0
+    now[0] += 12.9
+    assert r.poll() is None
+    now[0] += 0.1
+    second = r.poll()
+    assert second is not None and r.releases == 1
+    assert r.last["collected"] == first["collected"]
+    assert len(r.last["followups"]) == 2 and r.last["followups"][-1] is second
+    assert set(second) >= {"collected", "trimmed", "gc_s", "trim_s", "rss_mb"}
+    assert r.poll() is None and r.releases == 1  # nothing more until sessions end
+    now[0] += 100.0
+    assert r.poll() is None and r.releases == 1
+
+
+def test_a_new_burst_restarts_the_follow_ups():
+    now = [0.0]
+    r = memory.Releaser(quiet_s=5.0, followup_s=(2.0,), clock=lambda: now[0])
+    r.session_ended()
+    now[0] += 5.0
+    assert r.poll() is not None
+    r.session_ended()  # another group leaves before the follow-up
+    now[0] += 2.0
+    assert r.poll() is not None and r.releases == 1  # the first release's follow-up
+    now[0] += 3.0
+    assert r.poll() is not None and r.releases == 1  # the second burst's release
+    now[0] += 2.0
+    assert r.poll() is not None and r.releases == 2
