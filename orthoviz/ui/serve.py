@@ -210,10 +210,10 @@ def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | N
     if isinstance(server, str):
         print(f"orthoviz: {server}", file=sys.stderr)
         return 2
+    _freeze_startup_objects()  # before the URL is printed: it answers at once
     _report(server, paths, origins, root, basic_auth, ignored)
     _stop_on_signals(server)
     _release_memory_after_sessions(server)
-    _freeze_startup_objects()
     server.start()
     if show:
         server.io_loop.add_callback(server.show, "/")
