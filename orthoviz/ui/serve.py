@@ -210,7 +210,7 @@ def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | N
     if isinstance(server, str):
         print(f"orthoviz: {server}", file=sys.stderr)
         return 2
-    _freeze_startup_objects()  # before the URL is printed: it answers at once
+    _prepare_collector()  # before the URL is printed: it answers at once
     _report(server, paths, origins, root, basic_auth, ignored)
     _stop_on_signals(server)
     _release_memory_after_sessions(server)
@@ -285,18 +285,27 @@ def _release_memory_after_sessions(server, every_ms: int = 2000) -> None:
     PeriodicCallback(RELEASER.poll, every_ms).start()  # on the loop server.start() runs
 
 
-def _freeze_startup_objects() -> int:
-    """Import what every session uses, then move every object alive now (modules,
-    classes, functions: ~500k) to the collector's permanent generation (``gc.freeze``);
-    how many were frozen.
+#: the collector's thresholds in a served process (Python's default: 700, 10, 10)
+GC_THRESHOLD = (10_000, 10, 10)
 
-    Why: Python's full collections walk every tracked object. In a 20-session class
-    they ran inside live draws (one tick took 2.5 s of CPU where a draw costs ~0.2 s)
-    and the release after the class took 3.2 s, most of it re-walking the objects the
-    imports made, which never become garbage. Frozen, those are skipped; a session's
-    objects are made later and collected as before. The price: an object frozen here
-    that became garbage later would never be collected. Nothing session-specific
-    exists yet, so this is import-time state only."""
+
+def _prepare_collector() -> int:
+    """Import what every session uses, move every object alive now (modules, classes,
+    functions: ~500k) to the collector's permanent generation (``gc.freeze``) and
+    space its collections out (:data:`GC_THRESHOLD`); how many objects were frozen.
+
+    Why: a full collection walks every tracked object and blocks the event loop, so
+    every page waits. Measured in 20-session classes (benchmarks/load.py,
+    ORTHOVIZ_TIMING_LOG): 35-37 collections over 50 ms, up to 2.1 s each, and ticks
+    that spent 2 s of CPU in one where a draw costs ~0.2 s. Python starts one when the
+    objects that outlived both younger generations have grown by a quarter, checked
+    every 700 x 10 x 10 = 70k allocations by default, and a session leaves ~56k
+    objects: a class filling up collects at each quarter's growth. With 10000, the
+    check comes every ~1M allocations; the young generations, collected every 10k and
+    100k, still take each page's short-lived cycles. Frozen objects are
+    skipped by every collection (the release's follow-up pass: 0.3 -> 0.1 s). The
+    price: an object frozen here that became garbage later would never be collected;
+    nothing session-specific exists yet, so this is import-time state only."""
     import gc
 
     import orthoviz.ui  # noqa: F401  (Panel, HoloViews, Bokeh)
@@ -306,6 +315,7 @@ def _freeze_startup_objects() -> int:
         get_experiment(key)
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
     if os.environ.get("ORTHOVIZ_TIMING_LOG"):
         _log_collections(os.environ["ORTHOVIZ_TIMING_LOG"])
     return gc.get_freeze_count()

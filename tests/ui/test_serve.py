@@ -147,8 +147,9 @@ def test_serving_freezes_the_import_time_objects():
     afterwards is still collected."""
     code = """
 import gc, weakref
-from orthoviz.ui.serve import _freeze_startup_objects
-n = _freeze_startup_objects()
+from orthoviz.ui.serve import GC_THRESHOLD, _prepare_collector
+n = _prepare_collector()
+assert gc.get_threshold() == GC_THRESHOLD
 left = len(gc.get_objects())
 class Cycle: pass
 a = Cycle(); a.me = a; r = weakref.ref(a); del a
