@@ -61,7 +61,7 @@ def test_releaser_waits_for_the_burst_to_end():
 
 def test_release_reports_what_it_did():
     done = memory.release()
-    assert set(done) == {"collected", "trimmed", "cuda_emptied", "gc_s", "trim_s"}
+    assert set(done) == {"collected", "trimmed", "cuda_emptied", "gc_s", "trim_s", "rss_mb"}
     assert done["collected"] >= 0 and done["cuda_emptied"] in (False, True)
     assert done["gc_s"] >= 0 and done["trim_s"] >= 0
 

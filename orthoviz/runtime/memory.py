@@ -43,9 +43,21 @@ def _libc():
 _LIBC = _libc()
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_mb() -> float | None:
+    """This process's resident memory in MB (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * _PAGE / 2**20
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def release() -> dict:
     """Collect garbage and give free memory back to the system; what was done."""
-    t0 = time.perf_counter()
+    before, t0 = rss_mb(), time.perf_counter()
     collected = gc.collect()
     t1 = time.perf_counter()
     trimmed = bool(_LIBC.malloc_trim(0)) if _LIBC is not None else None
@@ -60,19 +72,8 @@ def release() -> dict:
         except Exception:  # a broken CUDA context must not stop the release
             pass
     return {"collected": collected, "trimmed": trimmed, "cuda_emptied": cuda,
-            "gc_s": round(t1 - t0, 3), "trim_s": round(t2 - t1, 3)}
-
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def rss_mb() -> float | None:
-    """This process's resident memory in MB (Linux; None elsewhere)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * _PAGE / 2**20
-    except (OSError, IndexError, ValueError):
-        return None
+            "gc_s": round(t1 - t0, 3), "trim_s": round(t2 - t1, 3),
+            "rss_mb": [before, rss_mb()]}
 
 
 class Releaser:
@@ -82,9 +83,9 @@ class Releaser:
     Why the second passes: measured after a 20-session class (benchmarks/load.py), the
     release collected 1.2M objects and took the server from 779 to 615 MB; the pass 2 s
     later collected nothing more and gave back another 117 MB (to 498 MB, 1.03x the
-    baseline; the pass at 15 s, 0.1 MB). What a closed session frees keeps arriving
-    just after the collection (callbacks it scheduled run on the loop after it), and
-    only a later trim returns those pages."""
+    baseline; the pass at 15 s, 0.1 MB). Part of what a closed session frees is freed
+    just after the collection, not by it (what frees it was not traced: callbacks the
+    collection schedules on the loop would), and only a later trim returns those pages."""
 
     def __init__(self, quiet_s: float = 5.0, followup_s: tuple[float, ...] = (2.0, 15.0),
                  clock=time.monotonic):
@@ -116,8 +117,7 @@ class Releaser:
         a class take seconds: a count raised before would tell a reader the memory was
         back while it was still being given back)."""
         if self.due():
-            before, done = rss_mb(), release()
-            done["rss_mb"] = [before, rss_mb()]
+            done = release()
             with self._lock:
                 t = self._clock()
                 self._followups = [t + s for s in self.followup_s]
@@ -127,8 +127,7 @@ class Releaser:
                 if not self._followups or self._clock() < self._followups[0]:
                     return None
                 self._followups.pop(0)
-            before, done = rss_mb(), release()
-            done["rss_mb"] = [before, rss_mb()]
+            done = release()
             self._pending["followups"].append(done)
         with self._lock:
             if not self._followups:
