@@ -200,11 +200,14 @@ def heap_probe() -> dict:
 
     from orthoviz.ui.explorer import Explorer
 
-    before = {"rss_mb": round(rss_mb(), 1), "heap_mb": mappings().get("heap")}
+    def resident() -> dict:
+        return {"rss_mb": round(rss_mb(), 1), "heap_mb": mappings().get("heap")}
+
+    before = resident()
     gc.collect()
-    collected = {"rss_mb": round(rss_mb(), 1), "heap_mb": mappings().get("heap")}
+    collected = resident()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
-    trimmed = {"rss_mb": round(rss_mb(), 1), "heap_mb": mappings().get("heap")}
+    trimmed = resident()
     objs = gc.get_objects()
     types = Counter(f"{getattr(type(o), '__module__', '?')}.{type(o).__qualname__}"
                     for o in objs)
