@@ -9,7 +9,9 @@ page notes every change of the step line and the status line, with its time):
 
 - completed runs (final state and the last step on the page; "stopped at step" for
   the Stop sessions), the largest queue place seen;
-- p50/p95/max gap between page updates of the step line while running;
+- p50/p95/max gap between page updates of the step line while running; and from the
+  server's timing log, the gaps between a running session's plot refreshes and the
+  collections that held the event loop over 0.5 s;
 - time to first plot (navigation to the first canvas), Start to first update;
 - Stop latency (click to "stopping", click to "stopped at step");
 - Start clicks repeated: a Start the page had not answered after 90 s is clicked again
@@ -108,7 +110,10 @@ class Server:
             cmd += ["--max-runs", str(max_runs)]
         from orthoviz.ui.serve import MALLOC_ENV  # what `orthoviz serve` re-executes with
 
-        env = dict(os.environ, **MALLOC_ENV,
+        # the server's timing log (each tick and each collection over 50 ms): read
+        # back for the plots' refresh gaps and the collections during the class
+        self.timing = Path(os.environ.get("ORTHOVIZ_TIMING_LOG") or workdir / "timing.log")
+        env = dict(os.environ, **MALLOC_ENV, ORTHOVIZ_TIMING_LOG=str(self.timing),
                    ORTHOVIZ_DEVICE=os.environ.get("ORTHOVIZ_DEVICE", "cpu"),
                    PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         with open(self.log, "w") as out:
@@ -268,6 +273,33 @@ def analyse(out: dict, stop: bool) -> dict:
     return res
 
 
+def server_side(log: Path, t0: float, t1: float) -> dict:
+    """From the server's timing log, between ``t0`` and ``t1``: the gaps between a
+    running session's plot refreshes (ticks that drew a curve group, from the run's
+    start to its end; the page's step line moves at every tick in between), and the
+    collections that held the event loop over 0.5 s."""
+    lines = [x.split() for x in log.read_text().splitlines()] if log.exists() else []
+    lines = [x for x in lines if len(x) > 3 and t0 <= float(x[0]) <= t1]
+    started, ended, draws = {}, {}, {}
+    for x in lines:
+        t, sid, what = float(x[0]), x[2], x[3]
+        if what == "status" and x[4] == "running:":
+            started.setdefault(sid, t)
+        elif what == "ended":
+            ended[sid] = t
+        elif what == "tick" and any(w.startswith("c") for w in x[9:]):
+            draws.setdefault(sid, []).append(t)
+    gaps = []
+    for sid, a in started.items():
+        b = ended.get(sid, t1)
+        ts = [a] + [t for t in draws.get(sid, []) if a <= t <= b + 0.5]
+        gaps += [v - u for u, v in zip(ts, ts[1:])]
+    pauses = [float(x[5]) / 1000 for x in lines if x[1] == "gc" and float(x[5]) > 500]
+    return {"plot_gap_p50_s": pct(gaps, 0.5), "plot_gap_p95_s": pct(gaps, 0.95),
+            "plot_gap_max_s": pct(gaps, 1.0), "collections_over_0.5s": len(pauses),
+            "collections_over_0.5s_s": round(sum(pauses), 1)}
+
+
 def query(app_key: str, preset: str, extra: dict) -> str:
     from orthoviz.runtime.registry import get_experiment
 
@@ -322,6 +354,7 @@ async def drive(args, server: Server) -> dict:
             t.cancel()
         errors = [repr(t.exception())[:1500] for t in done if t.exception() is not None]
         result["class_s"] = time.time() - t0
+        result["server_side"] = server_side(server.timing, t0, time.time())
         peak_rows = [r for r in server.rows() if r["t"] >= t0]
         result["peak"] = max(peak_rows, key=lambda r: r["rss_mb"]) if peak_rows else {}
         result["cpu_class_s"] = server.last()["cpu_s"] - result["baseline"]["cpu_s"]
@@ -370,6 +403,7 @@ def summarise(args, r: dict) -> dict:
         "gap_max_s": pct(gaps, 1.0),
         "first_plot_p50_s": pct(plots, 0.5), "first_plot_p95_s": pct(plots, 0.95),
         "start_to_update_p50_s": pct(first, 0.5), "start_to_update_p95_s": pct(first, 0.95),
+        **r.get("server_side", {}),
         "stop_ack_max_s": pct([s["stop_ack_s"] for s in stops if s.get("stop_ack_s")], 1),
         "stop_latency_max_s": pct([s["stop_latency_s"] for s in stops
                                    if s.get("stop_latency_s")], 1),
@@ -383,7 +417,9 @@ def summarise(args, r: dict) -> dict:
         "threads_base": base.get("threads"), "threads_after": after.get("threads"),
         "run_threads_after": after.get("run_threads"),
         "explorers_after": r["after_heap"].get("explorers"),
-        "documents_after": r["after_heap"].get("documents"),
+        # Bokeh documents alive, baseline -> after (one is import-time state)
+        "documents_base_after": f'{r["warm_heap"].get("documents")} -> '
+                                f'{r["after_heap"].get("documents")}',
         "look_cpu_s": round(r["look_cpu_s"], 2),
         "class_cpu_s": round(r["cpu_class_s"], 1), "class_wall_s": round(r["class_s"], 1),
         "cleanup_s": round(r["cleanup_s"], 1),

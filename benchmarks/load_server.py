@@ -204,6 +204,10 @@ def heap_probe() -> dict:
         return {"rss_mb": round(rss_mb(), 1), "heap_mb": mappings().get("heap")}
 
     before = resident()
+    # the server freezes its pages (orthoviz.runtime.memory.freeze_survivors), and
+    # neither a collection nor gc.get_objects() sees frozen objects: thaw for the walk
+    frozen = gc.get_freeze_count()
+    gc.unfreeze()
     gc.collect()
     collected = resident()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -211,13 +215,16 @@ def heap_probe() -> dict:
     objs = gc.get_objects()
     types = Counter(f"{getattr(type(o), '__module__', '?')}.{type(o).__qualname__}"
                     for o in objs)
-    return {"explorers": sum(isinstance(o, Explorer) for o in objs),
-            "documents": sum(isinstance(o, Document) for o in objs),
-            "objects": len(objs), "types": dict(types.most_common(60)),
-            "rss_mb": round(rss_mb(), 1), "malloc": malloc_info(),
-            "arenas": arenas(), "mappings_mb": mappings(), "survivors": survivors(),
-            "new_objects": new_objects(),
-            "probe_rss": {"before": before, "collected": collected, "trimmed": trimmed}}
+    out = {"explorers": sum(isinstance(o, Explorer) for o in objs),
+           "documents": sum(isinstance(o, Document) for o in objs),
+           "objects": len(objs), "types": dict(types.most_common(60)),
+           "rss_mb": round(rss_mb(), 1), "malloc": malloc_info(),
+           "arenas": arenas(), "mappings_mb": mappings(), "survivors": survivors(),
+           "new_objects": new_objects(), "frozen_before": frozen,
+           "probe_rss": {"before": before, "collected": collected, "trimmed": trimmed}}
+    if frozen:
+        gc.freeze()  # as the server had it
+    return out
 
 
 def sample_forever(path: Path, every: float) -> None:

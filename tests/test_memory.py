@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from orthoviz.runtime import memory
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def rss_mb() -> float:
@@ -59,6 +63,22 @@ def test_releaser_waits_for_the_burst_to_end():
     assert r.poll() is None and r.releases == 1
 
 
+def test_sessions_that_keep_ending_are_released_within_max_wait():
+    """A session ends every 3 s (never 5 s quiet): a release still comes max_wait_s
+    after the first end it has not covered (under a freeze, closed pages are collected
+    only by a release)."""
+    now = [0.0]
+    r = memory.Releaser(quiet_s=5.0, followup_s=(), clock=lambda: now[0], max_wait_s=60.0)
+    due = []
+    for _ in range(60):
+        r.session_ended()
+        now[0] += 3.0
+        if r.due():
+            due.append(now[0])
+    # ends at 0, 3, ..., 177 s: each release 60 s after the first end it covers
+    assert due == [60.0, 120.0, 180.0]
+
+
 def test_release_reports_what_it_did():
     done = memory.release()
     assert set(done) == {"collected", "trimmed", "cuda_emptied", "gc_s", "trim_s", "rss_mb"}
@@ -105,3 +125,34 @@ def test_a_new_burst_restarts_the_follow_ups():
     assert r.poll() is not None and r.releases == 1  # the second burst's release
     now[0] += 2.0
     assert r.poll() is not None and r.releases == 2
+
+
+def test_frozen_garbage_waits_for_the_release():
+    """After ``freeze_survivors`` (a server, at each built page) no collection walks the
+    frozen objects, so a frozen cycle that becomes garbage is not collected by a
+    collection, but is by the release, which thaws, collects and freezes the
+    survivors again. A process that never froze is
+    left unfrozen by a release. In fresh interpreters (a freeze is process-wide)."""
+    code = """
+import gc, weakref
+from orthoviz.runtime import memory
+memory.release()
+assert gc.get_freeze_count() == 0 and not memory.freezing()
+class Cycle: pass
+keep = Cycle(); keep.me = keep
+memory.freeze_survivors()
+a = Cycle(); a.me = a; r = weakref.ref(a)
+n = memory.freeze_survivors()
+assert memory.freezing() and r() is a and n == gc.get_freeze_count()
+del a
+gc.collect()
+assert r() is not None  # frozen: no collection walks it
+memory.release()
+assert r() is None  # the release thawed it: collected
+assert gc.get_freeze_count() > 0 and keep.me is keep  # survivors frozen again
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

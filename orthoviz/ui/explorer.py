@@ -23,7 +23,7 @@ from panel.io.state import set_curdoc
 from orthoviz.runtime import ConfigError, Runner, get_experiment
 from orthoviz.runtime.capacity import ADMISSION
 from orthoviz.runtime.device import DEVICES, available_devices, describe_choice
-from orthoviz.runtime.memory import RELEASER
+from orthoviz.runtime.memory import RELEASER, freeze_survivors, freezing
 from orthoviz.runtime.params import set_checked, user_parameters
 from orthoviz.runtime.record import Record
 from orthoviz.ui.config_panel import ConfigPanel
@@ -111,6 +111,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self._opened_version = 0
         self._run_index = 0
         self._final_drawn, self._shown, self._tick_cost = False, None, 0.0
+        self._step_shown = None  # the step the step line shows
         self._last_draw, self._pane_turn, self._curve_turn = 0.0, 0, 0
         self._pump_cb = None
         self.run_config, self.run_seed, self.run_device = self.config, seed, self.device
@@ -213,7 +214,12 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         # at each root and plot added (a quarter of a page load's server CPU)
         doc = pn.state.curdoc
         with doc.models.freeze() if doc is not None else contextlib.nullcontext():
-            return self.template(title).servable(title=title, **kwargs)
+            page = self.template(title).servable(title=title, **kwargs)
+        if doc is not None and freezing():
+            # `orthoviz serve`: the page just built lives as long as its session; no
+            # collection need walk it again (its own collection walks this page only)
+            freeze_survivors()
+        return page
 
     def _serve_hooks(self) -> None:
         ref = weakref.ref(self)

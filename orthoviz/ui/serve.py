@@ -303,22 +303,22 @@ def _prepare_collector() -> int:
     objects: a class filling up collects at each quarter's growth. With 10000, the
     check comes every ~1M allocations; the young generations, collected every 10k and
     100k, still take each page's short-lived cycles. Frozen objects are
-    skipped by every collection (the release's follow-up pass: 0.3 -> 0.1 s). The
-    price: an object frozen here that became garbage later would never be collected;
-    nothing session-specific exists yet, so this is import-time state only."""
+    skipped by every collection (the release's follow-up pass: 0.3 -> 0.1 s); the
+    release after sessions end thaws them for its own collection
+    (:func:`~orthoviz.runtime.memory.freeze_survivors`)."""
     import gc
 
     import orthoviz.ui  # noqa: F401  (Panel, HoloViews, Bokeh)
     from orthoviz.runtime import get_experiment, list_experiments
+    from orthoviz.runtime.memory import freeze_survivors
 
     for key in list_experiments():  # torch and each experiment's modules
         get_experiment(key)
-    gc.collect()
-    gc.freeze()
+    frozen = freeze_survivors()  # and each page, once built (Explorer._serve_hooks)
     gc.set_threshold(*GC_THRESHOLD)
     if os.environ.get("ORTHOVIZ_TIMING_LOG"):
         _log_collections(os.environ["ORTHOVIZ_TIMING_LOG"])
-    return gc.get_freeze_count()
+    return frozen
 
 
 def _log_collections(path: str, over_s: float = 0.05) -> None:

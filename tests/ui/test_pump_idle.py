@@ -17,6 +17,26 @@ from orthoviz.ui import Explorer  # noqa: E402
 pytestmark = pytest.mark.ui
 
 
+def served_page(lazy: bool = False, **config):
+    """An NC smoke page drawn as under a server, with every draw noted ("c": a curve
+    group, "p": a pane); ``lazy``: the served page's model manager."""
+    from orthoviz.ui.docmodels import lazy_models
+
+    doc = Document()
+    ex = Explorer("neural-collapse", preset="smoke")
+    ex.config.param.update(**config)
+    ex._served_doc = lambda: doc
+    doc.add_root(ex.main.get_root(doc))
+    if lazy:
+        lazy_models(doc)
+    draws = []
+    for c in ex.curves:
+        c.flush = (lambda f: lambda: draws.append("c") or f())(c.flush)
+    for p in ex.panes:
+        p._show = (lambda f: lambda s: draws.append("p") or f(s))(p._show)
+    return ex, doc, draws
+
+
 def test_idle_ticks_take_no_hold_and_a_run_still_reaches_its_end(wait_until):
     doc = Document()
     ex = Explorer("neural-collapse", preset="smoke")
@@ -49,15 +69,7 @@ def test_a_runs_end_is_drawn_over_ticks_one_draw_each(monkeypatch, wait_until):
     from orthoviz.ui import stream
 
     monkeypatch.setattr(stream, "TICK_BUDGET_S", 0.0)
-    doc = Document()
-    ex = Explorer("neural-collapse", preset="smoke")
-    ex._served_doc = lambda: doc
-    doc.add_root(ex.main.get_root(doc))
-    draws = []
-    for c in ex.curves:
-        c.flush = (lambda f: lambda: draws.append("c") or f())(c.flush)
-    for p in ex.panes:
-        p._show = (lambda f: lambda s: draws.append("p") or f(s))(p._show)
+    ex, doc, draws = served_page()
     assert ex.start()
     wait_until(lambda: ex.runner.done, timeout=60)
     ex._tick_cost = 0.0
@@ -91,18 +103,8 @@ def test_a_queued_run_moves_only_its_status_line(wait_until):
     NC page, and every queued page ticks at each move of the queue). The run's plots
     draw once it is admitted, to its end."""
     from orthoviz.runtime.capacity import ADMISSION
-    from orthoviz.ui.docmodels import lazy_models
 
-    doc = Document()
-    ex = Explorer("neural-collapse", preset="smoke")
-    ex._served_doc = lambda: doc
-    doc.add_root(ex.main.get_root(doc))
-    lazy_models(doc)  # as a served page's document
-    draws = []
-    for c in ex.curves:
-        c.flush = (lambda f: lambda: draws.append("c") or f())(c.flush)
-    for p in ex.panes:
-        p._show = (lambda f: lambda s: draws.append("p") or f(s))(p._show)
+    ex, doc, draws = served_page(lazy=True)  # as a served page's document
     ADMISSION.configure(max_runs=1)
     other = ADMISSION.request("cpu")  # another session's run holds the only place
     try:
@@ -130,3 +132,31 @@ def test_a_queued_run_moves_only_its_status_line(wait_until):
         ex._tick()
     assert ex._final_drawn and ex.status == "finished"
     assert "p" in draws and "c" in draws
+
+
+def test_a_paced_tick_moves_only_the_step_line(wait_until):
+    """Between two paced draws (a draw waits twice the last one's cost) a tick still
+    shows where the run is: the step line and the progress bar move, no plot is drawn
+    and the page's models are not walked, so a loaded server's pages keep moving while
+    their plots refresh as often as the loop allows."""
+    ex, doc, draws = served_page(lazy=True, steps=200_000)  # running throughout
+    assert ex.start()
+    try:
+        wait_until(lambda: ex.runner.status == "running" and ex.runner.step > 0, timeout=60)
+        ex._tick_cost = 0.0
+        ex._tick()  # a real draw: the run's first rows
+        assert draws
+        draws.clear()
+        walks = doc.models.walks
+        ex._tick_cost = 1e9  # every later tick is paced
+        for _ in range(3):
+            step = ex.runner.step
+            wait_until(lambda s=step: ex.runner.step > s, timeout=30)
+            ex._tick()
+            shown = int(ex.controls.step.object.split()[1])
+            assert shown > step  # the step the run had reached, or later
+            assert ex.controls.step.object.endswith(f"/ {ex.runner.total}")
+            assert ex.controls.progress.value == int(1000 * shown / ex.runner.total)
+        assert draws == [] and doc.models.walks == walks
+    finally:
+        ex.runner.stop(wait=True)

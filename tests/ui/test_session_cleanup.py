@@ -124,3 +124,22 @@ def test_a_closed_tab_stops_its_run_long_before_the_session_is_dropped(chromium,
         assert ADMISSION.counts()["running"] == 0
     finally:
         server.stop()
+
+
+def test_a_served_page_is_frozen_once_built(monkeypatch):
+    """Under ``orthoviz serve`` (the collector freezes: ``memory.freezing()``) the page
+    is frozen right after it is built, so no later collection walks it; elsewhere
+    (notebooks, ``panel serve`` without the freeze) nothing is frozen."""
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from orthoviz.ui import explorer
+
+    calls = []
+    monkeypatch.setattr(explorer, "freeze_survivors", lambda: calls.append(1))
+    for freezing, expected in ((False, []), (True, [1])):
+        monkeypatch.setattr(explorer, "freezing", lambda f=freezing: f)
+        calls.clear()
+        with set_curdoc(Document()):
+            Explorer("neural-collapse", preset="smoke").servable()
+        assert calls == expected, freezing
