@@ -60,8 +60,9 @@ def test_cancel_leaves_a_partial_table_and_resume_completes_it(streamed, tmp_pat
     _, full, _ = streamed
     seeds = [0, 1, 2, 3, 4]  # 20 cells: the cancel lands while most are still pending
     h = start_sweep(EXP, "smoke", GRID, seeds=seeds, out=tmp_path, workers=1)
-    partial = poll(h, on_row=lambda rows: h.cancel())
+    partial = poll(h, on_row=lambda rows: h.cancel())  # at every poll with rows
     assert h.status == "cancelled"
+    h.cancel()  # again, once the sweep has closed its client: nothing to do, no error
     assert 1 <= len(partial) < 20
     table = read_table(tmp_path)
     assert sorted(table["cell"]) == sorted(r["cell"] for r in partial)  # every done row
@@ -82,3 +83,25 @@ def test_cancel_leaves_a_partial_table_and_resume_completes_it(streamed, tmp_pat
     by_cell = df.set_index("cell")
     for r in full:
         assert {k: by_cell.loc[r["cell"], k] for k in SCALARS} == {k: r[k] for k in SCALARS}
+
+
+def test_a_cancel_after_the_client_closed_does_nothing():
+    """The cancel hook may run after the sweep closed its client (a cancel pressed as
+    the last cell came in): Dask then refuses, and the hook takes that as done; the
+    flag's hooks run once however often it is set."""
+    from distributed.client import ClosedClientError
+
+    from orthoviz.runtime.sweep import Cancel, _cancel_pending
+
+    class Closed:
+        calls = 0
+
+        def cancel(self, futures):
+            Closed.calls += 1
+            raise ClosedClientError("Client is closed. Can't send cancel-keys message.")
+
+    flag = Cancel()
+    flag.bind(lambda: _cancel_pending(Closed(), ["f"]))
+    flag.set()
+    flag.set()
+    assert flag.is_set() and Closed.calls == 1

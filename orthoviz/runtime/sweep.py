@@ -182,6 +182,18 @@ class Plan:
         return pd.DataFrame([self.rows[c.id] for c in self.cells if c.id in self.rows])
 
 
+def _cancel_pending(client, futures: list) -> None:
+    """A cancel from another thread: the sweep may have ended and closed its client
+    in the meantime (a cancel pressed as the last cell came in), then nothing is
+    pending and there is nothing to do."""
+    from distributed.client import ClosedClientError
+
+    try:
+        client.cancel(futures)
+    except ClosedClientError:
+        pass
+
+
 class Cancel:
     """A cancel flag for :func:`run_rows`, settable from any thread: setting it also
     cancels the loop's pending futures, which wakes the loop at once."""
@@ -192,7 +204,10 @@ class Cancel:
         self._hooks: list = []
 
     def set(self) -> None:
+        """Set the flag and call the hooks, once (a second cancel has nothing to do)."""
         with self._lock:
+            if self._set:
+                return
             self._set, hooks = True, list(self._hooks)
         for hook in hooks:
             hook()
@@ -333,7 +348,7 @@ def run_rows(p: Plan, scheduler: str | None = None, workers: int | None = None,
         order = sorted(p.todo, key=lambda c: c.seed)
         futures = [client.submit(run_cell, c, str(p.out), p.device,
                                  key=f"orthoviz-cell-{c.id}", pure=False) for c in order]
-        cancel.bind(lambda: client.cancel(futures))
+        cancel.bind(lambda: _cancel_pending(client, futures))
         by_key = {f.key: c for f, c in zip(futures, order)}
         last = time.monotonic()
         for fut in as_completed(futures):

@@ -111,7 +111,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         self._opened_version = 0
         self._run_index = 0
         self._final_drawn, self._shown, self._tick_cost = False, None, 0.0
-        self._step_shown = None  # the step the step line shows
+        self._step_shown, self._step_shown_t = None, 0.0  # the step line's step, when
         self._last_draw, self._pane_turn, self._curve_turn = 0.0, 0, 0
         self._pump_cb = None
         self.run_config, self.run_seed, self.run_device = self.config, seed, self.device

@@ -39,6 +39,9 @@ CURVES_PER_DRAW = 2  # groups redrawn per tick: 2 of NC's 5 groups -> each >= 2 
 #: features' default here) is drawn over several ticks, and another session's Stop
 #: click waits behind one draw, not behind a whole page of them.
 TICK_BUDGET_S = 0.1
+#: between paced draws, the step line moves at most this often (2 a second: live to
+#: the eye; each move is a message to the page and a re-render in its browser)
+STEP_LINE_S = 0.5
 
 
 class StreamingMixin:
@@ -129,12 +132,14 @@ class StreamingMixin:
 
     def _show_step(self, runner: Runner | None) -> None:
         """Between paced draws: only the step line and the progress bar, when the run
-        has moved (two small properties, ~1 ms of the loop: the page shows a live run
-        moving at every tick, while its plots refresh as often as the loop allows)."""
+        has moved and STEP_LINE_S has passed (two small properties, ~1 ms of the loop):
+        a live run's page keeps moving while its plots refresh as often as the loop
+        allows."""
+        now = time.perf_counter()
         if runner is None or runner.status != "running" or self._shown is None \
-                or runner.step == self._step_shown:
+                or runner.step == self._step_shown or now - self._step_shown_t < STEP_LINE_S:
             return
-        self._step_shown = runner.step
+        self._step_shown, self._step_shown_t = runner.step, now
         doc = self._served_doc()
         with pn.io.hold(doc) if doc is not None else contextlib.nullcontext():
             self.controls.show_progress(runner.step, runner.total, None)
@@ -184,7 +189,7 @@ class StreamingMixin:
             if drawn or not ended:  # at the end, panes once the curves are drawn
                 drawn = self._send_panes(runner, force=ended, deadline=deadline)
             self.controls.show_progress(runner.step, runner.total, runner.device)
-            self._step_shown = runner.step
+            self._step_shown, self._step_shown_t = runner.step, time.perf_counter()
             if ended and drawn:
                 self._log(f"ended drawn ({runner.status})")
                 self._final_drawn = True

@@ -134,11 +134,13 @@ def test_a_queued_run_moves_only_its_status_line(wait_until):
     assert "p" in draws and "c" in draws
 
 
-def test_a_paced_tick_moves_only_the_step_line(wait_until):
+def test_a_paced_tick_moves_only_the_step_line(monkeypatch, wait_until):
     """Between two paced draws (a draw waits twice the last one's cost) a tick still
-    shows where the run is: the step line and the progress bar move, no plot is drawn
-    and the page's models are not walked, so a loaded server's pages keep moving while
-    their plots refresh as often as the loop allows."""
+    shows where the run is (at most every STEP_LINE_S): the step line and the progress
+    bar move, no plot is drawn and the page's models are not walked, so a loaded
+    server's pages keep moving while their plots refresh as often as the loop allows."""
+    from orthoviz.ui import stream
+
     ex, doc, draws = served_page(lazy=True, steps=200_000)  # running throughout
     assert ex.start()
     try:
@@ -149,6 +151,7 @@ def test_a_paced_tick_moves_only_the_step_line(wait_until):
         draws.clear()
         walks = doc.models.walks
         ex._tick_cost = 1e9  # every later tick is paced
+        monkeypatch.setattr(stream, "STEP_LINE_S", 0.0)
         for _ in range(3):
             step = ex.runner.step
             wait_until(lambda s=step: ex.runner.step > s, timeout=30)
@@ -157,6 +160,11 @@ def test_a_paced_tick_moves_only_the_step_line(wait_until):
             assert shown > step  # the step the run had reached, or later
             assert ex.controls.step.object.endswith(f"/ {ex.runner.total}")
             assert ex.controls.progress.value == int(1000 * shown / ex.runner.total)
+        # the line's own pace: within STEP_LINE_S of its last move it waits
+        monkeypatch.setattr(stream, "STEP_LINE_S", 3600.0)
+        wait_until(lambda s=shown: ex.runner.step > s, timeout=30)
+        ex._tick()
+        assert ex.controls.step.object.split()[1] == str(shown)
         assert draws == [] and doc.models.walks == walks
     finally:
         ex.runner.stop(wait=True)
