@@ -108,8 +108,11 @@ class LiveCurves:
 
     def clear(self, reset_axes: bool = False) -> None:
         """Empty the buffer; ``reset_axes`` also returns an "auto" log axis to linear
-        (a rebuild: only when the config changed)."""
-        self.buffer.clear()
+        (a rebuild: only when the config changed). An empty buffer (a page's first
+        run) sends nothing: each clear is a plot refresh (~70 ms of the loop), and a
+        class pressing Start together queued a dozen of them ahead of a Stop."""
+        if len(self.buffer.data):
+            self.buffer.clear()
         self._pending = []
         self._lo, self._hi = float("inf"), float("-inf")
         if reset_axes and self.spec.logy == "auto" and self.logy:

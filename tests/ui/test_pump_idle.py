@@ -107,9 +107,18 @@ def test_a_queued_run_moves_only_its_status_line(wait_until):
     ex, doc, draws = served_page(lazy=True)  # as a served page's document
     ADMISSION.configure(max_runs=1)
     other = ADMISSION.request("cpu")  # another session's run holds the only place
+    cleared = []
+    for c in ex.curves:
+        c.buffer.add_subscriber(lambda **kw: cleared.append(1))
     try:
         assert other.admitted
+        with doc.models.freeze():
+            pass  # the lazy manager's first walk (a served page's happens as it is built)
+        walks = doc.models.walks
         assert ex.start()
+        # a page's first Start has no rows to clear: no plot refresh, no walk (a class
+        # pressing Start together queued a dozen ~0.15 s Starts ahead of a Stop)
+        assert cleared == [] and doc.models.walks == walks
         wait_until(lambda: ex.runner.status == "queued", timeout=30)
         ex._theory_pending = None  # (the page's theory is drawn: not this test's subject)
         draws.clear()
@@ -132,6 +141,11 @@ def test_a_queued_run_moves_only_its_status_line(wait_until):
         ex._tick()
     assert ex._final_drawn and ex.status == "finished"
     assert "p" in draws and "c" in draws
+    # a second run clears what the first one drew
+    n = len(cleared)
+    assert ex.start()
+    ex.runner.stop()
+    assert len(cleared) > n and all(len(c.buffer.data) == 0 for c in ex.curves)
 
 
 def test_a_paced_tick_moves_only_the_step_line(monkeypatch, wait_until):
