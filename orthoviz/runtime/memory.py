@@ -70,7 +70,8 @@ def freeze_survivors() -> int:
     took it 0.9-1.9 s, several times a class (benchmarks/load.py). Each call's own
     collection walks only what was not frozen yet (the newest page). The price: a
     frozen object that becomes cyclic garbage (a session's replaced plots) waits for
-    the next release, which comes when sessions end."""
+    the next release, which comes when sessions end (:class:`Releaser`: after a quiet
+    spell, or ``max_wait_s`` after the first end while sessions keep ending)."""
     global _FREEZING
     gc.collect()
     gc.freeze()

@@ -314,7 +314,7 @@ def _prepare_collector() -> int:
 
     for key in list_experiments():  # torch and each experiment's modules
         get_experiment(key)
-    frozen = freeze_survivors()  # and each page, once built (Explorer._serve_hooks)
+    frozen = freeze_survivors()  # and each page, once built (Explorer.servable)
     gc.set_threshold(*GC_THRESHOLD)
     if os.environ.get("ORTHOVIZ_TIMING_LOG"):
         _log_collections(os.environ["ORTHOVIZ_TIMING_LOG"])
