@@ -277,16 +277,20 @@ def server_side(log: Path, t0: float, t1: float) -> dict:
     """From the server's timing log, between ``t0`` and ``t1``: the gaps between a
     running session's plot refreshes (ticks that drew a curve group, from the run's
     start to its end; the page's step line moves at every tick in between), and the
-    collections that held the event loop over 0.5 s."""
+    collections that held the event loop over 0.5 s, and how long the runs napped for
+    a lagging loop (orthoviz.runtime.loopwatch) against their wall time."""
     lines = [x.split() for x in log.read_text().splitlines()] if log.exists() else []
     lines = [x for x in lines if len(x) > 3 and t0 <= float(x[0]) <= t1]
-    started, ended, draws = {}, {}, {}
+    started, ended, draws, napped, walls = {}, {}, {}, 0.0, 0.0
     for x in lines:
         t, sid, what = float(x[0]), x[2], x[3]
         if what == "status" and x[4] == "running:":
             started.setdefault(sid, t)
         elif what == "ended":
             ended[sid] = t
+            if "napped" in x:  # ... ended drawn (status) napped N s of W s
+                i = x.index("napped")
+                napped, walls = napped + float(x[i + 1]), walls + float(x[i + 4])
         elif what == "tick" and any(w.startswith("c") for w in x[9:]):
             draws.setdefault(sid, []).append(t)
     gaps = []
@@ -297,7 +301,8 @@ def server_side(log: Path, t0: float, t1: float) -> dict:
     pauses = [float(x[5]) / 1000 for x in lines if x[1] == "gc" and float(x[5]) > 500]
     return {"plot_gap_p50_s": pct(gaps, 0.5), "plot_gap_p95_s": pct(gaps, 0.95),
             "plot_gap_max_s": pct(gaps, 1.0), "collections_over_0.5s": len(pauses),
-            "collections_over_0.5s_s": round(sum(pauses), 1)}
+            "collections_over_0.5s_s": round(sum(pauses), 1),
+            "runs_napped_s": round(napped, 1), "runs_wall_s": round(walls, 1)}
 
 
 def query(app_key: str, preset: str, extra: dict) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from orthoviz.runtime.errors import NonFiniteError, RunOutOfMemory
 from orthoviz.runtime.history import History
+from orthoviz.runtime.loopwatch import WATCH
 from orthoviz.runtime.record import Record
 
 IDLE, QUEUED, RUNNING, PAUSED, STOPPING, STOPPED, FINISHED, FAILED = (
@@ -53,6 +54,10 @@ class Runner:
         worker thread waits for a slot (status ``queued``, :attr:`queue_place`) before
         it computes, and gives the slot back on every way out. None: no limit (the
         CLI runs one run per process).
+    watch : loopwatch.LoopWatch, optional
+        Between records the worker naps while this watch's event loop lags (default
+        the process's :data:`~orthoviz.runtime.loopwatch.WATCH`, which only a served
+        process beats); :attr:`waited_s` totals the naps.
     """
 
     def __init__(
@@ -66,6 +71,7 @@ class Runner:
         writer=None,
         history_limit: int = 20_000,
         admission=None,
+        watch=None,
     ):
         self.experiment, self.seed, self.device_request = experiment, seed, device
         self.on_flush, self.on_done, self.writer = on_flush, on_done, writer
@@ -90,6 +96,8 @@ class Runner:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._admission, self._ticket = admission, None
+        self._watch = WATCH if watch is None else watch
+        self.waited_s = 0.0  # seconds this run napped for a lagging event loop
 
     # -- control ------------------------------------------------------------------
     def start(self) -> Runner:
@@ -201,6 +209,7 @@ class Runner:
                 return
             t0 = last = time.perf_counter()  # the run's own time, not the queue's
             self.theory = self.experiment.theory()  # once, off any event loop
+            give_way = self._watch.give_way
             for rec in stream:
                 self._take(rec)
                 batch.append(rec)
@@ -217,6 +226,7 @@ class Runner:
                     self._running.wait()
                 if self._stop.is_set():
                     break
+                self.waited_s += give_way()  # a served page's loop goes first
             self._flush(batch)
             if self.final is not None:
                 self.status, self.message = FINISHED, "finished"

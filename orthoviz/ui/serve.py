@@ -34,6 +34,8 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
+from orthoviz.runtime.loopwatch import BEAT_S, WATCH
+
 #: drop sessions whose page is gone: check every 5 s, drop those unused for 120 s. Not
 #: shorter: a session is created when its page is served and counts as unused until
 #: the browser opens its websocket, which a class loading pages at once on a 2-core
@@ -214,10 +216,15 @@ def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | N
     _report(server, paths, origins, root, basic_auth, ignored)
     _stop_on_signals(server)
     _release_memory_after_sessions(server)
+    beating = _beat_for_runs()
     server.start()
     if show:
         server.io_loop.add_callback(server.show, "/")
-    server.io_loop.start()  # until a signal stops it
+    try:
+        server.io_loop.start()  # until a signal stops it
+    finally:  # no loop to give way to: the runs left (daemon threads) never nap
+        beating.stop()
+        WATCH.stop()
     return 0
 
 
@@ -283,6 +290,18 @@ def _release_memory_after_sessions(server, every_ms: int = 2000) -> None:
     from orthoviz.runtime.memory import RELEASER
 
     PeriodicCallback(RELEASER.poll, every_ms).start()  # on the loop server.start() runs
+
+
+def _beat_for_runs():
+    """Stamp the loop's heartbeat every BEAT_S on the loop server.start() runs: the
+    runs nap while it lags (:mod:`orthoviz.runtime.loopwatch`), so clicks and draws
+    go first on a server whose cores the runs share. Returns the callback."""
+    from tornado.ioloop import PeriodicCallback
+
+    WATCH.beat()
+    beating = PeriodicCallback(WATCH.beat, BEAT_S * 1000)
+    beating.start()
+    return beating
 
 
 #: the collector's thresholds in a served process (Python's default: 700, 10, 10)

@@ -191,7 +191,8 @@ class StreamingMixin:
             self.controls.show_progress(runner.step, runner.total, runner.device)
             self._step_shown, self._step_shown_t = runner.step, time.perf_counter()
             if ended and drawn:
-                self._log(f"ended drawn ({runner.status})")
+                self._log(f"ended drawn ({runner.status}) napped {runner.waited_s:.2f} s "
+                          f"of {runner.wall_time:.2f} s")
                 self._final_drawn = True
                 self._show_notes(runner.final, runner.history)
                 self._set_status(runner.status, runner.message)
