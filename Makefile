@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/random_features.py
 	$(BIN)/python benchmarks/transfer.py --rev bdd1609
 	$(BIN)/python benchmarks/hierarchical.py
+	$(BIN)/python benchmarks/live_styles.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check orthoviz tests apps benchmarks

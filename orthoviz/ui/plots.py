@@ -16,7 +16,7 @@ import panel as pn
 from orthoviz.viz import curves as cv
 from orthoviz.viz.common import build_pane, is_placeholder, placeholder
 from orthoviz.viz.spec import Curves, Pane, ViewState
-from orthoviz.viz.style import DEFAULT, Style, styled
+from orthoviz.viz.style import DEFAULT, Style, Styles, styled
 
 BUFFER_LENGTH = 5000  # rows of a step curve kept in the browser (the Runner keeps more)
 #: a pane redraws at most once per this many times its last draw's cost (and at most
@@ -72,13 +72,13 @@ class LiveCurves:
         spec, config, logy, colors = self.spec, self.config, self.logy, self.colors
         lines = cv.theory(spec, config, self.theory, logy, colors)  # once per theory
         keys = list(self._keys)  # fixed for this DynamicMap: a new key redraws
-        style = self.style
+        style, styles = self.style, Styles()  # this plot's frames share options
 
         # a plain closure (no bound method): avoids the stream-subscriber reference
         # cycles of holoviz/holoviews #6934
         def draw(data, spec=spec, config=config, lines=lines, logy=logy, colors=colors,
-                 keys=keys, style=style):
-            return cv.overlay(data, spec, config, lines, logy, colors, keys, style)
+                 keys=keys, style=style, styles=styles):
+            return cv.overlay(data, spec, config, lines, logy, colors, keys, style, styles)
 
         self.pane.min_height = style.height(cv.CURVE_HEIGHT)
         self.pane.object = hv.DynamicMap(draw, streams=[self.buffer])
@@ -164,6 +164,20 @@ def _same(a: dict, b: dict, spec: Curves) -> bool:
                for k in spec.theory.values())
 
 
+_UNSHARED: list = []
+
+
+def _unshared_axes():
+    """A Layout whose options tree says ``shared_axes=False``, made once; a live
+    Layout takes its id. ``.opts`` on the live Layout itself would also give each of
+    its DynamicMaps that tree (HoloViews propagates a Layout's new options id to the
+    DynamicMaps in it), and a DynamicMap applies its tree to every frame it returns:
+    a new options tree per frame, a fifth of a 3-D geometry draw's CPU."""
+    if not _UNSHARED:
+        _UNSHARED.append(hv.Layout([hv.Curve([])]).opts(shared_axes=False))
+    return _UNSHARED[0]
+
+
 class LivePane:
     """One algorithm pane fed by an ``hv.streams.Pipe`` carrying a :class:`ViewState`.
 
@@ -185,6 +199,7 @@ class LivePane:
         self._shape, self._cost = None, 0.0
         self.style = DEFAULT
         self._state: ViewState | None = None  # the last state sent (a restyle redraws it)
+        self._styles: Styles | None = None  # the shown plot's (set when it attaches)
         self.pane = pn.pane.HoloViews(placeholder("computing the theory…", pane.title),
                                       sizing_mode="stretch_width", linked_axes=False,
                                       min_height=cv.CURVE_HEIGHT)
@@ -200,6 +215,9 @@ class LivePane:
         self.panel = pn.Column(*items, sizing_mode="stretch_width")
 
     def _attach(self, state: ViewState) -> None:
+        # a new plot: its frames share a new Styles (the old plot's trees go with it)
+        styles = self._styles = Styles()
+        state = self._state = replace(state, styles=styles)
         first = build_pane(self.spec, state)
         if is_placeholder(first):
             self.pane.object = first  # nothing drawable yet: try again with the next state
@@ -222,18 +240,22 @@ class LivePane:
 
         def item(i):
             # plain closures (no bound methods): see holoviz/holoviews #6934
-            def render(data, i=i, style=style):
+            def render(data, i=i, style=style, styles=styles):
                 el = build(data)[i]
-                return styled(el if type(el) is type(items[i]) else items[i], style)
+                # framewise on the frame, not the DynamicMap: a DynamicMap's options
+                # are applied to each frame anew (a new options tree per frame)
+                return styled(el if type(el) is type(items[i]) else items[i], style,
+                              styles=styles, framewise=True)
 
-            return hv.DynamicMap(render, streams=[self.pipe]).opts(framewise=True)
+            return hv.DynamicMap(render, streams=[self.pipe])
 
         self.pipe = hv.streams.Pipe(data=state)
         self._shape = (layout, [type(x) for x in items])
         dmaps = [item(i) for i in range(len(items))]
         if layout:
             cols = getattr(first, "_max_cols", None) or len(items)
-            obj = hv.Layout(dmaps).cols(cols).opts(shared_axes=False)
+            obj = hv.Layout(dmaps).cols(cols)
+            obj.id = _unshared_axes().id  # not .opts: see _unshared_axes
         else:
             obj = dmaps[0]
         self.pane.object = obj
@@ -262,8 +284,9 @@ class LivePane:
         return signature == self._signature
 
     def _show(self, state: ViewState) -> None:
-        if self.view:  # the pane's own control values travel with every state
-            state = replace(state, view=dict(self.view))
+        # the pane's own control values and the plot's Styles travel with every state
+        state = replace(state, view=dict(self.view) if self.view else state.view,
+                        styles=self._styles)
         self._state = state
         if not self._live or not self._same_shape(state):
             self._attach(state)

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from orthoviz.viz.spec import Curves
-from orthoviz.viz.style import DEFAULT, Style, log_ticks
+from orthoviz.viz.style import DEFAULT, Style, Styles, log_ticks, plain_opts
 
 #: one colour per line (Bokeh's Category10); a theory line takes its run line's colour
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -113,13 +113,15 @@ def _items(obj) -> list[tuple[Any, Any]]:
 
 
 def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors,
-             keys: list | None = None) -> list:
+             keys: list | None = None, styles: Styles | None = None) -> list:
     """Run lines (and standard-error bands when ``reduce`` is set) of one group.
 
     A plain metric-vs-step group builds one Curve per metric straight from the rows
     (element construction dominates a live draw's cost); grouped and reduced groups go
-    through HoloViews' Dataset grouping and aggregation.
+    through HoloViews' Dataset grouping and aggregation. ``styles``: a live plot's
+    :class:`Styles` (frames share options trees).
     """
+    opts = styles or plain_opts
     x = spec.x_for(config)
     if spec.simple:  # one Curve per metric in every frame, empty or not: a live plot
         # whose set of glyphs changes between frames breaks Bokeh's legend on the page
@@ -127,7 +129,7 @@ def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors,
         for m in spec.metrics:
             d = df[[x, m]]
             d = d[d[m] > 0] if logy else d.dropna()
-            out.append(hv.Curve(d, x, m, label=m).opts(color=colors(m), line_width=2))
+            out.append(opts(hv.Curve(d, x, m, label=m), color=colors(m), line_width=2))
         return out
     kd = [x] + ([spec.by] if spec.by else [])
     out = []
@@ -153,9 +155,9 @@ def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors,
                 {x: [], m: [], err: []})
             label = _label(spec, m, key)
             if spec.reduce:
-                out.append(hv.Spread(g, x, [m, err], label=label).opts(
-                    color=c, alpha=0.2, line_alpha=0))
-            out.append(hv.Curve(g, x, m, label=label).opts(color=c, line_width=2))
+                out.append(opts(hv.Spread(g, x, [m, err], label=label),
+                                color=c, alpha=0.2, line_alpha=0))
+            out.append(opts(hv.Curve(g, x, m, label=label), color=c, line_width=2))
     return out
 
 
@@ -206,15 +208,16 @@ def theory(spec: Curves, config, values: Mapping[str, Any], logy: bool,
 
 def overlay(df: pd.DataFrame, spec: Curves, config, theory_elements: list,
             logy: bool, colors: Colors, keys: list | None = None,
-            style: Style = DEFAULT) -> hv.Overlay:
+            style: Style = DEFAULT, styles: Styles | None = None) -> hv.Overlay:
     """The run's lines over the theory's (built once per theory by :func:`theory`, so
     its keys took the first colours and a live draw does not rebuild them). ``keys``:
     the ``by`` values to draw a line for (live plots pass every key seen so far).
-    The legend sits inside the plot (``spec.legend``), half transparent."""
-    run = measured(df, spec, config, logy, colors, keys)
+    The legend sits inside the plot (``spec.legend``), half transparent. ``styles``:
+    a live plot's :class:`Styles`."""
+    run = measured(df, spec, config, logy, colors, keys, styles)
     x = spec.x_for(config)
     items = list(theory_elements) + run or [hv.Curve([], x, spec.metrics[0])]
-    return hv.Overlay(items).opts(
+    return (styles or plain_opts)(hv.Overlay(items),
         title=spec.title, logx=spec.logx, logy=logy, responsive=True, framewise=True,
         height=style.height(CURVE_HEIGHT), fontscale=style.fontscale,
         fontsize=dict(style.fontsize) or None,

@@ -15,6 +15,7 @@ import numpy as np
 
 from orthoviz.viz.curves import PALETTE, figure
 from orthoviz.viz.spec import Curves, Pane, Views, ViewState
+from orthoviz.viz.style import plain_opts
 
 AZIMUTH, ELEVATION = 35, 22  # degrees: the camera at first paint
 FRAME = 230  # px, each of the measured and predicted frames
@@ -30,9 +31,10 @@ def camera(azimuth: float = AZIMUTH, elevation: float = ELEVATION) -> np.ndarray
 
 
 def _frame_plot(means: np.ndarray, classifier: np.ndarray, title: str, key: bool = True,
-                view: np.ndarray | None = None):
+                view: np.ndarray | None = None, opts=plain_opts):
     """One 3-D frame projected by ``view`` (:func:`camera`); ``key``: a legend saying
-    which line is which (solid: class mean, dashed: classifier row)."""
+    which line is which (solid: class mean, dashed: classifier row). ``opts``: how
+    options are applied (a live pane's :class:`~orthoviz.viz.style.Styles`)."""
     import holoviews as hv
 
     K = len(means)
@@ -41,24 +43,26 @@ def _frame_plot(means: np.ndarray, classifier: np.ndarray, title: str, key: bool
     c = classifier / max(float(np.linalg.norm(classifier, axis=1).max()), 1e-300)
     view = camera() if view is None else view
     P, Q = m @ view, c @ view
-    axes = hv.Segments([(0, 0, *(1.1 * view[i])) for i in range(3)]).opts(
-        color="#bbbbbb", line_dash="dotted")
-    seg_m = hv.Segments([(0, 0, *p, k) for k, p in enumerate(P)], vdims="class",
-                        label="class mean (solid)").opts(
-        color="class", cmap=list(PALETTE[:K]), line_width=3)
-    seg_c = hv.Segments([(0, 0, *q, k) for k, q in enumerate(Q)], vdims="class",
-                        label="classifier row (dashed)").opts(
-        color="class", cmap=list(PALETTE[:K]), line_width=1.5, line_dash="dashed")
-    pts = hv.Points([(*p, f"mean {k}") for k, p in enumerate(P)], vdims="label").opts(
-        size=9, color="black", tools=["hover"])
-    tips = hv.Points([(*q, f"classifier {k}") for k, q in enumerate(Q)], vdims="label").opts(
-        size=7, marker="triangle", color="gray", tools=["hover"])
+    axes = opts(hv.Segments([(0, 0, *(1.1 * view[i])) for i in range(3)]),
+                color="#bbbbbb", line_dash="dotted")
+    cmap = list(PALETTE[:K])
+    seg_m = opts(hv.Segments([(0, 0, *p, k) for k, p in enumerate(P)], vdims="class",
+                             label="class mean (solid)"),
+                 color="class", cmap=cmap, line_width=3)
+    seg_c = opts(hv.Segments([(0, 0, *q, k) for k, q in enumerate(Q)], vdims="class",
+                             label="classifier row (dashed)"),
+                 color="class", cmap=cmap, line_width=1.5, line_dash="dashed")
+    pts = opts(hv.Points([(*p, f"mean {k}") for k, p in enumerate(P)], vdims="label"),
+               size=9, color="black", tools=["hover"])
+    tips = opts(hv.Points([(*q, f"classifier {k}") for k, q in enumerate(Q)],
+                          vdims="label"),
+                size=7, marker="triangle", color="gray", tools=["hover"])
     # 230 px frames: the measured/predicted pair fits a half-width cell of the page
-    return (axes * seg_m * seg_c * pts * tips).opts(
-        title=title, xaxis=None, yaxis=None, frame_width=FRAME, frame_height=FRAME,
-        xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), show_legend=key,
-        legend_position="bottom_left", legend_opts={"background_fill_alpha": 0.6,
-                                                    "label_text_font_size": "8pt"})
+    return opts(axes * seg_m * seg_c * pts * tips,
+                title=title, xaxis=None, yaxis=None, frame_width=FRAME, frame_height=FRAME,
+                xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), show_legend=key,
+                legend_position="bottom_left",
+                legend_opts={"background_fill_alpha": 0.6, "label_text_font_size": "8pt"})
 
 
 def _measured(state: ViewState, key: str) -> tuple[np.ndarray, bool]:
@@ -74,15 +78,16 @@ def geometry_3d(state: ViewState):
     m, ran = _measured(state, "means_3d")
     c, _ = _measured(state, "classifier_3d")
     view = camera(state.view.get("azimuth", AZIMUTH), state.view.get("elevation", ELEVATION))
+    opts = state.styles or plain_opts
     measured = _frame_plot(m, c, "measured" if ran else "measured (press Start)",
-                           view=view)
+                           view=view, opts=opts)
     predicted = _frame_plot(np.asarray(state.theory["means_3d"]),
                             np.asarray(state.theory["classifier_3d"]), "predicted",
-                            key=False, view=view)
-    return (measured + predicted).opts(shared_axes=False)
+                            key=False, view=view, opts=opts)
+    return opts(measured + predicted, shared_axes=False)
 
 
-def _gram_image(G: np.ndarray, title: str):
+def _gram_image(G: np.ndarray, title: str, opts=plain_opts):
     import holoviews as hv
 
     G = np.asarray(G, float)
@@ -91,9 +96,9 @@ def _gram_image(G: np.ndarray, title: str):
     # zero-padded string labels: categorical axes in class order (no fractional ticks)
     lab = [f"{i:0{len(str(K - 1))}d}" for i in range(K)]
     data = [(lab[i], lab[j], G[i, j] / n) for i in range(K) for j in range(K)]
-    return hv.HeatMap(data, ["k", "l"], "G/||G||").opts(
-        title=title, cmap="RdBu_r", clim=(-1, 1), colorbar=True, tools=["hover"],
-        height=260, responsive=True, invert_yaxis=True)
+    return opts(hv.HeatMap(data, ["k", "l"], "G/||G||"),
+                title=title, cmap="RdBu_r", clim=(-1, 1), colorbar=True, tools=["hover"],
+                height=260, responsive=True, invert_yaxis=True)
 
 
 def grams(state: ViewState):
@@ -102,11 +107,12 @@ def grams(state: ViewState):
     gf, ran = _measured(state, "gram_features")
     gc, _ = _measured(state, "gram_classifier")
     tag = "" if ran else " (no run yet)"
-    return (_gram_image(gf, "features: measured" + tag)
-            + _gram_image(t["gram_features"], "features: predicted")
-            + _gram_image(gc, "classifier: measured" + tag)
-            + _gram_image(t["gram_classifier"], "classifier: predicted")).cols(2).opts(
-        shared_axes=False)
+    opts = state.styles or plain_opts
+    return opts((_gram_image(gf, "features: measured" + tag, opts)
+                 + _gram_image(t["gram_features"], "features: predicted", opts)
+                 + _gram_image(gc, "classifier: measured" + tag, opts)
+                 + _gram_image(t["gram_classifier"], "classifier: predicted", opts)).cols(2),
+                shared_axes=False)
 
 
 def norms_vs_size(state: ViewState):

@@ -84,6 +84,9 @@ class ViewState:
     rows: list[dict[str, Any]]  # history: step, phase, coordinates, scalars
     final: dict[str, Any] | None = None
     view: dict[str, float] = field(default_factory=dict)  # a pane's control values
+    #: a live pane's :class:`~orthoviz.viz.style.Styles` (its frames share options
+    #: trees); None where a figure is drawn once (export, notebooks)
+    styles: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass

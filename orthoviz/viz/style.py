@@ -15,10 +15,12 @@ with 2 and 5 between them when few decades are shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import holoviews as hv
 
-__all__ = ["DEFAULT", "PRESENTATION", "STYLES", "Style", "log_ticks", "styled"]
+__all__ = ["DEFAULT", "PRESENTATION", "STYLES", "Style", "Styles", "log_ticks", "plain_opts",
+           "styled"]
 
 
 @dataclass(frozen=True)
@@ -127,20 +129,54 @@ def _legend(el) -> str | None:
     return pos
 
 
-def styled(obj, style: Style = DEFAULT, width: int | None = None):
+class Styles:
+    """``element.opts(**options)`` for the frames of one live plot, with one options
+    tree per (element type, label, options given before, options): the first element
+    given them builds the tree (HoloViews' ``.opts`` clones the element and copies
+    the trees of everything in it, ~1-3 ms a call), later ones only take its id.
+    Measured (benchmarks/live_styles.py): a 3-D geometry draw 0.63x the server CPU of
+    per-frame options, a curve group 0.80-0.88x. HoloViews keeps a tree while an
+    element with its id lives; this object holds the first one, so the trees go with
+    the plot that owns it."""
+
+    def __init__(self):
+        self._first: dict[tuple, Any] = {}
+
+    def __call__(self, el, **options):
+        # el.id: two elements alike but for options given earlier (a pane's measured
+        # and predicted frames) must not share; a live frame's elements take stable ids
+        key = (type(el), el.label, el.id, repr(sorted(options.items())))
+        first = self._first.get(key)
+        if first is None:
+            self._first[key] = first = el.opts(**options)
+            return first
+        el.id = first.id  # the same tree: no clone, no new tree
+        return el
+
+
+def plain_opts(el, **options):
+    """``el.opts(**options)``: where frames are not redrawn (export, notebooks,
+    reopened runs) there is nothing to share."""
+    return el.opts(**options)
+
+
+def styled(obj, style: Style = DEFAULT, width: int | None = None,
+           styles: Styles | None = None, **extra):
     """``obj`` drawn at ``style`` (a clone; the data are shared). ``width``: a fixed
     width in pixels instead of a responsive one (static export: a saved page has no
-    container to stretch into)."""
+    container to stretch into). ``styles``: a live plot's :class:`Styles` (its frames
+    share the options trees). ``extra``: more plot or normalisation options of the
+    top element (those its type takes), e.g. a live pane's ``framewise=True``."""
     if isinstance(obj, hv.Layout):
         items = list(obj)
         cols = getattr(obj, "_max_cols", None) or len(items)
         w = None if width is None else max(160, width // max(1, min(cols, len(items))))
-        return hv.Layout([styled(x, style, w) for x in items]).cols(cols).opts(
+        return hv.Layout([styled(x, style, w, styles, **extra) for x in items]).cols(cols).opts(
             shared_axes=False)
     if isinstance(obj, hv.DynamicMap) or not isinstance(obj, hv.core.Dimensioned):
         return obj
     plot = hv.Store.lookup_options("bokeh", obj, "plot").kwargs
-    kw: dict = {"fontscale": style.fontscale}
+    kw: dict = {"fontscale": style.fontscale, **extra}
     if style.fontsize:
         kw["fontsize"] = dict(style.fontsize)
     fixed_frame = plot.get("frame_height") is not None  # sized to fit its cell: kept
@@ -156,14 +192,16 @@ def styled(obj, style: Style = DEFAULT, width: int | None = None):
     if log_ticks not in hooks and (_has_log(obj) or isinstance(obj, hv.Overlay)):
         kw["hooks"] = hooks + [log_ticks]
     allowed = _allowed(obj)
-    return obj.opts(clone=True, **{k: v for k, v in kw.items() if k in allowed})
+    return (styles or plain_opts)(obj, clone=True,
+                                  **{k: v for k, v in kw.items() if k in allowed})
 
 
 def _allowed(obj) -> set[str]:
-    """Plot options the bokeh backend accepts for ``obj``'s type (a Table has no
-    ``fontscale`` or ``responsive``)."""
+    """Plot and normalisation options (``framewise``, ``axiswise``) the bokeh backend
+    accepts for ``obj``'s type (a Table has no ``fontscale`` or ``responsive``)."""
     try:
         tree = hv.Store.options(backend="bokeh")[type(obj).__name__]
-        return set(tree.groups["plot"].allowed_keywords)
+        return set(tree.groups["plot"].allowed_keywords) | set(
+            tree.groups["norm"].allowed_keywords)
     except (KeyError, AttributeError):
         return set()
