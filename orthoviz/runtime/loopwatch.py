@@ -22,7 +22,6 @@ run threads, and its measure is the loop's own lateness.
 
 from __future__ import annotations
 
-import threading
 import time
 
 BEAT_S = 0.05  # the loop stamps this often when it is free
@@ -33,15 +32,13 @@ MAX_WAIT_S = 0.25  # at most this long per record: a busy loop slows runs, never
 
 class LoopWatch:
     """The loop's heartbeat and the run threads' check of it (thread-safe: one float
-    written by the loop, read by the runs; the waited total under a lock)."""
+    written by the loop, read by the runs)."""
 
     def __init__(self, lag_s: float = LAG_S, max_wait_s: float = MAX_WAIT_S,
                  nap_s: float = NAP_S, clock=time.monotonic, sleep=time.sleep):
         self.lag_s, self.max_wait_s, self.nap_s = lag_s, max_wait_s, nap_s
         self._clock, self._sleep = clock, sleep
         self._beat: float | None = None  # None: no loop watched, nothing waits
-        self._lock = threading.Lock()
-        self.waited_s = 0.0  # total naps of every run (a figure for the benchmarks)
 
     @property
     def watching(self) -> bool:
@@ -67,10 +64,7 @@ class LoopWatch:
         t0 = self._clock()
         while self.lagging() and self._clock() - t0 < self.max_wait_s:
             self._sleep(self.nap_s)
-        waited = self._clock() - t0
-        with self._lock:
-            self.waited_s += waited
-        return waited
+        return self._clock() - t0
 
 
 #: the process's watch: ``orthoviz serve`` beats it from its loop; every Runner gives
