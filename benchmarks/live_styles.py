@@ -1,11 +1,13 @@
-"""Server CPU of one live draw of each neural-collapse plot: frames that share their
+"""Server CPU of one live draw of each live plot: frames that share their
 options trees (orthoviz.viz.style.Styles; live Layouts whose DynamicMaps carry no
 options) against the per-frame options HoloViews otherwise builds.
 
 Each plot is rendered into a Bokeh document (as under ``panel serve``) and fed the
-states of a real smoke run of 2000 steps: 30 draws of each pane (the arrays of the run, scaled a
-little per draw so each draw has new data) and 30 draws of each curve group (rows
-appended per draw). Two modes in the same process, alternated per plot:
+states of real runs: the neural-collapse smoke preset with 2000 steps (every pane and
+curve group), and the hierarchical and deep-CG smoke presets (the panes a run redraws).
+30 draws of each pane (the run's arrays scaled a little per draw, so each draw has new
+data; its rows) and 30 draws of each NC curve group (rows appended per draw). Two
+modes in the same process, alternated per plot:
 
 - ``shared``: the code as served;
 - ``per_frame``: the baseline, as before the change: every ``.opts`` builds a new
@@ -31,6 +33,8 @@ import panel as pn  # noqa: E402
 from bokeh.document import Document  # noqa: E402
 from common import report  # noqa: E402
 
+from orthoviz.deep_cg import DeepCG  # noqa: E402
+from orthoviz.hierarchical import Hierarchical  # noqa: E402
 from orthoviz.neural_collapse import NeuralCollapse  # noqa: E402
 from orthoviz.runtime import Runner  # noqa: E402
 from orthoviz.ui import plots  # noqa: E402
@@ -38,7 +42,7 @@ from orthoviz.ui.docmodels import lazy_models  # noqa: E402
 from orthoviz.viz import style  # noqa: E402
 from orthoviz.viz.common import ensure_bokeh  # noqa: E402
 from orthoviz.viz.neural_collapse import VIEWS  # noqa: E402
-from orthoviz.viz.spec import ViewState  # noqa: E402
+from orthoviz.viz.spec import ViewState, views_for  # noqa: E402
 
 DRAWS = 30
 STEPS = 2000  # a record every 10 steps: 201 rows, ~6 new rows per curve draw
@@ -68,13 +72,14 @@ def _time(doc, draw) -> list[float]:
     return out
 
 
-def pane_draws(pane, exp, theory, arrays, mode: str) -> list[float]:
+def pane_draws(pane, run, mode: str) -> list[float]:
+    exp, theory, arrays, rows = run
     live = plots.LivePane(pane)
     doc = _served(live.panel)
 
     def state(i):
         return ViewState(exp, theory, {k: np.asarray(v) * (1 + 0.01 * i)
-                                       for k, v in arrays.items()}, [])
+                                       for k, v in arrays.items()}, rows)
 
     live.send(state(0), 0, force=True)
     obj = live.pane.object
@@ -94,17 +99,32 @@ def curve_draws(spec, exp, theory, rows, mode: str) -> list[float]:
     return _time(doc, lambda i: live.send(rows[i * per:(i + 1) * per]))
 
 
+def _run(exp):
+    """(config, theory, latest arrays, rows) of a finished run."""
+    run = Runner(exp, seed=0, device="cpu").start()
+    run.join(300)
+    return exp, run.theory, dict(run.latest_arrays), [r.row() for r in run.history]
+
+
+#: the panes a run redraws, per experiment (theory-only panes draw once per config)
+LIVE_PANES = {
+    "hierarchical": ("Learned feature vs p", "Fitted link", "Training curve"),
+    "deep-cg": ("Residual vs wall time", "Residuals", "Search directions",
+                "A-orthogonality"),
+}
+
+
 def main() -> int:
     ensure_bokeh()
-    exp = NeuralCollapse.from_preset("smoke", steps=STEPS)  # as benchmarks/load.py runs
-    run = Runner(exp, seed=0, device="cpu").start()
-    run.join(120)
-    theory, arrays = run.theory, dict(run.latest_arrays)
-    rows = [r.row() for r in run.history]
-    jobs = [(f"pane: {p.title}", lambda m, p=p: pane_draws(p, exp, theory, arrays, m))
-            for p in VIEWS.panes[:2]]
-    jobs += [(f"curves: {c.title[:32]}", lambda m, c=c: curve_draws(c, exp, theory, rows, m))
-             for c in VIEWS.curves]
+    nc = _run(NeuralCollapse.from_preset("smoke", steps=STEPS))  # as load.py runs it
+    exp, theory, _, rows = nc
+    jobs = [(f"NC pane: {p.title}", lambda m, p=p: pane_draws(p, nc, m)) for p in VIEWS.panes]
+    jobs += [(f"NC curves: {c.title[:32]}",
+              lambda m, c=c: curve_draws(c, exp, theory, rows, m)) for c in VIEWS.curves]
+    for other in (Hierarchical.from_preset("smoke"), DeepCG.from_preset("smoke")):
+        run = _run(other)
+        jobs += [(f"{other.key} pane: {p.title}", lambda m, p=p, run=run: pane_draws(p, run, m))
+                 for p in views_for(type(other)).panes if p.title in LIVE_PANES[other.key]]
     shared_styles = plots.Styles
     result = []
     for name, job in jobs:

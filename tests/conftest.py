@@ -47,13 +47,16 @@ def wait_until(fn, timeout: float = 30.0, interval: float = 0.1):
 
 @contextlib.contextmanager
 def panel_server(app_files: list[Path], log: Path, timeout: float = 120.0):
-    """``python -m panel serve`` the apps (with ``orthoviz serve``'s flags) on a free
-    port; yields the base URL once the port accepts connections; always killed."""
+    """``python -m panel serve`` the apps (with ``orthoviz serve``'s flags and index, as
+    Binder's jupyter-panel-proxy serves them) on a free port; yields the base URL once
+    the port accepts connections; always killed."""
+    from orthoviz.ui.index import INDEX_TEMPLATE
     from orthoviz.ui.serve import SESSION_FLAGS
 
     port = free_port()
     cmd = [sys.executable, "-m", "panel", "serve", *map(str, app_files), "--port", str(port),
-           "--num-threads", "2", *SESSION_FLAGS]
+           "--num-threads", "2", *SESSION_FLAGS, "--index", INDEX_TEMPLATE,
+           "--static-dirs", f"thumbnails={ROOT / 'apps' / 'thumbnails'}"]
     env = dict(os.environ, OMP_NUM_THREADS="1", ORTHOVIZ_DEVICE="cpu")
     with open(log, "w") as out:  # a file, not a pipe: a full pipe would block the server
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -161,3 +161,69 @@ def test_a_live_layouts_dynamicmaps_have_no_options_of_their_own():
     for d in obj:
         frame = d[()]
         assert Store.lookup_options("bokeh", frame, "norm").kwargs["framewise"] is True
+
+
+def _run_states(exp, n: int = 3) -> list[ViewState]:
+    """The states a live pane is sent at a run's last ``n`` records with arrays (the
+    arrays merged as the explorer merges them, the rows so far)."""
+    recs = list(exp.run(seed=0, device="cpu"))
+    th, rows, arrays, out = exp.theory(), [], {}, []
+    for r in recs:
+        rows.append(r.row())
+        if r.arrays:
+            arrays.update(r.arrays)
+            out.append(ViewState(exp, th, dict(arrays), list(rows)))
+    return out[-n:]
+
+
+def _make(key: str):
+    from orthoviz.deep_cg import DeepCG
+    from orthoviz.hierarchical import Hierarchical
+
+    return {"nc": lambda: NeuralCollapse.from_preset("smoke", imbalance_ratio=4.0),
+            "hier": lambda: Hierarchical.from_preset("smoke"),
+            "race": lambda: DeepCG.from_preset("smoke")}[key]()
+
+
+RUN_PANES = [("nc", "Minority collapse"), ("nc", "Per layer"),
+             ("hier", "Learned feature vs p"), ("hier", "Fitted link"),
+             ("hier", "Training curve"), ("race", "Residual vs wall time"),
+             ("race", "Residuals"), ("race", "Search directions"),
+             ("race", "A-orthogonality")]
+
+
+@pytest.mark.parametrize("key,title", RUN_PANES, ids=[f"{k}-{t}" for k, t in RUN_PANES])
+def test_every_live_pane_of_a_run_shares_trees_and_renders_as_static(key, title):
+    from orthoviz.viz.spec import views_for
+
+    ensure_bokeh()
+    exp = _make(key)
+    pane = next(p for p in views_for(type(exp)).panes if p.title == title)
+    states = _run_states(exp)
+    styles = Styles()
+    frames = _pane_frames(pane, states[:1], styles)
+    kept, trees = styles.kept, set(Store._custom_options["bokeh"])
+    frames += _pane_frames(pane, states[1:], styles)
+    ids = [sorted(str(e.id) for x in fr for e in x.traverse(lambda y: y)) for fr in frames]
+    # the frames hold the same elements (same options) at the run's end: the later
+    # ones take the first's trees, and make no new key or tree of their own
+    assert ids[0] == ids[1] == ids[2]
+    assert kept > 0 and styles.kept == kept
+    assert set(Store._custom_options["bokeh"]) <= trees
+    plain = _pane_frames(pane, states, None)
+    for live, static in zip(frames, plain):
+        assert [_glyphs(x) for x in live] == [_glyphs(x) for x in static]
+
+
+def test_a_plots_styles_keep_at_most_max_trees():
+    # a title with a number in it makes a key per frame: past MAX_TREES the frames are
+    # styled as plain options are (same glyphs) and the cache stops growing
+    ensure_bokeh()
+    styles = Styles()
+    n = Styles.MAX_TREES + 10
+    out = [styles(hv.Curve([1, 2, 3 + i]), title=f"frame {i}", color="red")
+           for i in range(n)]
+    assert styles.kept == Styles.MAX_TREES
+    assert [_glyphs(x) for x in out[-2:]] == [
+        _glyphs(hv.Curve([1, 2, 3 + i]).opts(title=f"frame {i}", color="red"))
+        for i in (n - 2, n - 1)]

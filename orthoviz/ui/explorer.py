@@ -19,6 +19,7 @@ import weakref
 import panel as pn
 import param
 from panel.io.state import set_curdoc
+from panel.theme import Fast
 
 from orthoviz.runtime import ConfigError, Runner, get_experiment
 from orthoviz.runtime.capacity import ADMISSION
@@ -57,6 +58,21 @@ def warm_up() -> None:
 
     threading.Thread(target=work, name="orthoviz-warm-up", daemon=True).start()
 
+
+
+class OfflineFast(Fast):
+    """Panel's Fast design without its web font: Fast asks every page to load
+    Open Sans from fonts.googleapis.com, the only request a served page sent off the
+    server. A class on a network without internet then waits on it (a stylesheet in
+    the head holds up the first paint until the request fails), and elsewhere every
+    student's browser tells Google who opened the page. The font falls back to the
+    system's sans-serif. Panel finds a design's own files under its class name in
+    lower case, so this subclass must be called ``Fast`` to Panel."""
+
+    _resources = {**Fast._resources, "font": {}}
+
+
+OfflineFast.__name__ = "Fast"  # Panel resolves "fast/js/fast_design.js" by this name
 
 class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
     """Live explorer of one experiment.
@@ -207,7 +223,7 @@ class Explorer(StreamingMixin, TheoryMixin, RunFilesMixin, pn.viewable.Viewer):
         # already says what the session is doing
         return pn.template.FastListTemplate(title=title, sidebar=[self.sidebar],
                                             main=[self.main], sidebar_width=360,
-                                            busy_indicator=None)
+                                            busy_indicator=None, design=OfflineFast)
 
     def servable(self, title: str | None = None, **kwargs):
         # one model-graph walk for the whole page: unfrozen, Bokeh re-walks every model

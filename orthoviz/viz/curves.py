@@ -227,10 +227,12 @@ def overlay(df: pd.DataFrame, spec: Curves, config, theory_elements: list,
 
 
 def figure(rows: list[Mapping[str, Any]], spec: Curves, config,
-           values: Mapping[str, Any], style: Style = DEFAULT) -> hv.Overlay:
-    """A static overlay of a group from history rows (export, reopened runs)."""
+           values: Mapping[str, Any], style: Style = DEFAULT,
+           styles: Styles | None = None) -> hv.Overlay:
+    """An overlay of a group from history rows: static (export, reopened runs), or a
+    live pane's frame when given its ``styles``."""
     df = frame(rows, spec, config)
     logy = wants_log(spec, df[spec.metrics].to_numpy().ravel().tolist())
     colors = Colors()
     return overlay(df, spec, config, theory(spec, config, values, logy, colors), logy,
-                   colors, style=style)
+                   colors, style=style, styles=styles)

@@ -13,6 +13,7 @@ import numpy as np
 
 from orthoviz.viz.curves import PALETTE
 from orthoviz.viz.spec import Curves, Pane, Views, ViewState
+from orthoviz.viz.style import plain_opts
 
 FLAG_COLOURS = ["#6b6b6b", "#4c9be8", "#f4f4f4"]  # SOLID, FLUID, AIR
 SIZE = {"width": 260, "height": 260}
@@ -41,16 +42,18 @@ def _colour(state: ViewState, solver: str) -> str:
     return PALETTE[names.index(solver) % len(PALETTE)] if solver in names else "black"
 
 
-def _image(img, title: str, signed: bool = True):
+def _image(img, title: str, signed: bool = True, opts=plain_opts):
+    """A field on the grid, scaled by its largest finite |value| (no colour bar: the
+    pattern is the point, a residual's size is in the curves). Scaling the data, not
+    the colour range, keeps a live pane's options the same from frame to frame."""
     import holoviews as hv
 
     img = np.flipud(np.asarray(img, dtype=float))  # row 0 is the bottom of the domain
     finite = img[np.isfinite(img)]
-    m = float(np.max(np.abs(finite))) if finite.size else 1.0
-    clim = (-m, m) if signed else (0.0, m)
-    return hv.Image(img, bounds=(0, 0, 1, 1)).opts(
-        cmap="RdBu_r" if signed else "viridis", clim=clim, title=title, xaxis=None,
-        yaxis=None, colorbar=False, **SIZE)
+    m = float(np.max(np.abs(finite))) if finite.size else 0.0
+    return opts(hv.Image(img / m if m > 0 else img, bounds=(0, 0, 1, 1)),
+                cmap="RdBu_r" if signed else "viridis", clim=(-1.0 if signed else 0.0, 1.0),
+                title=title, xaxis=None, yaxis=None, colorbar=False, **SIZE)
 
 
 def _empty(text: str):
@@ -80,7 +83,8 @@ def domain_flags(state: ViewState):
 def _per_solver(state: ViewState, prefix: str, title: str, signed: bool = True):
     import holoviews as hv
 
-    panels = [_image(state.arrays[f"{prefix}_{s}"], f"{s}: {title}", signed)
+    opts = state.styles or plain_opts
+    panels = [_image(state.arrays[f"{prefix}_{s}"], f"{s}: {title}", signed, opts)
               for s in _solvers(state) if f"{prefix}_{s}" in (state.arrays or {})]
     if not panels:
         return _empty(f"{title}: start a run")
@@ -103,6 +107,7 @@ def a_orthogonality(state: ViewState):
     within the orthogonalisation window (~1e-16), not beyond it."""
     import holoviews as hv
 
+    opts = state.styles or plain_opts
     panels = []
     for s in _solvers(state):
         C = (state.arrays or {}).get(f"aorth_{s}")
@@ -110,9 +115,10 @@ def a_orthogonality(state: ViewState):
             continue
         k = C.shape[0]
         img = np.log10(np.clip(np.asarray(C, dtype=float), 1e-16, None))
-        panels.append(hv.Image(np.flipud(img), bounds=(0.5, 0.5, k + 0.5, k + 0.5)).opts(
-            cmap="magma", clim=(-16, 0), colorbar=True, title=f"{s}: log10 A-cosines",
-            xlabel="direction", ylabel="direction", **SIZE))
+        panels.append(opts(hv.Image(np.flipud(img), bounds=(0.5, 0.5, k + 0.5, k + 0.5)),
+                           cmap="magma", clim=(-16, 0), colorbar=True,
+                           title=f"{s}: log10 A-cosines", xlabel="direction",
+                           ylabel="direction", **SIZE))
     return hv.Layout(panels).cols(min(4, len(panels))) if panels else _empty(
         "A-orthogonality: start a run")
 
@@ -122,20 +128,20 @@ def residual_vs_wall(state: ViewState):
     inference included): the honest race."""
     import holoviews as hv
 
+    opts = state.styles or plain_opts
     curves = []
     for s in _solvers(state):
         pts = [(_value(r, "wall_s"), _value(r, "residual")) for r in _rows(state, "iter")
                if _value(r, "solver") == s]
         pts = [(w, max(res, 1e-16)) for w, res in pts if w is not None and res is not None]
         if pts:
-            curves.append(hv.Curve(pts, "wall time (s)", "relative residual", label=s).opts(
-                color=_colour(state, s)))
+            curves.append(opts(hv.Curve(pts, "wall time (s)", "relative residual", label=s),
+                               color=_colour(state, s)))
     if not curves:
         return _empty("residual vs wall time: start a run")
-    tol = hv.HLine(float(state.config.tol)).opts(color="gray", line_dash="dotted")
-    return hv.Overlay([*curves, tol]).opts(logy=True, width=560, height=340,
-                                           legend_position="right",
-                                           title="Residual vs wall time")
+    tol = opts(hv.HLine(float(state.config.tol)), color="gray", line_dash="dotted")
+    return opts(hv.Overlay([*curves, tol]), logy=True, width=560, height=340,
+                legend_position="right", title="Residual vs wall time")
 
 
 def summary_table(state: ViewState):

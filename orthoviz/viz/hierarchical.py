@@ -14,6 +14,7 @@ import numpy as np
 
 from orthoviz.viz.curves import CURVE_HEIGHT, PALETTE
 from orthoviz.viz.spec import Curves, Pane, SweepSpec, Views, ViewState
+from orthoviz.viz.style import plain_opts
 
 
 def _arrays(state: ViewState, *keys: str):
@@ -40,9 +41,10 @@ def feature_vs_p(state: ViewState):
     if got is None:
         return _waiting("the learned feature appears with the first three-layer fit", title)
     p, f = got
-    return hv.Scatter((p, f), "p(x)", "learned feature f(x)").opts(
-        size=3, alpha=0.5, color=PALETTE[0], title=title, responsive=True,
-        height=CURVE_HEIGHT, show_grid=True, framewise=True)  # re-range on each frame
+    opts = state.styles or plain_opts  # a live pane's frames share the options
+    return opts(hv.Scatter((p, f), "p(x)", "learned feature f(x)"),
+                size=3, alpha=0.5, color=PALETTE[0], title=title, responsive=True,
+                height=CURVE_HEIGHT, show_grid=True, framewise=True)  # re-range each frame
 
 
 def link_fit(state: ViewState):
@@ -55,13 +57,15 @@ def link_fit(state: ViewState):
     if got is None:
         return _waiting("the fitted link appears with the first three-layer fit", title)
     f, h, grid, fit = got
+    opts = state.styles or plain_opts
     # framewise on every element: an overlay-level flag does not re-range a live frame
-    pts = hv.Scatter((f, h), "learned feature f(x)", "h(x)", label="test points").opts(
-        size=3, alpha=0.4, color=PALETTE[7], framewise=True)
-    line = hv.Curve((grid, fit), "learned feature f(x)", "h(x)", label="network output").opts(
-        color=PALETTE[3], line_width=2.5, framewise=True)
-    return (pts * line).opts(title=title, responsive=True, height=CURVE_HEIGHT,
-                             legend_position="top_left", show_grid=True, framewise=True)
+    pts = opts(hv.Scatter((f, h), "learned feature f(x)", "h(x)", label="test points"),
+               size=3, alpha=0.4, color=PALETTE[7], framewise=True)
+    line = opts(hv.Curve((grid, fit), "learned feature f(x)", "h(x)",
+                         label="network output"),
+                color=PALETTE[3], line_width=2.5, framewise=True)
+    return opts(pts * line, title=title, responsive=True, height=CURVE_HEIGHT,
+                legend_position="top_left", show_grid=True, framewise=True)
 
 
 def training_curve(state: ViewState):
@@ -76,15 +80,15 @@ def training_curve(state: ViewState):
                         "(joint three-layer, two-layer)", title)
     it, train, probe = got
     ok = (train > 0) & (probe > 0)
+    opts = state.styles or plain_opts
+    y = "loss (relative to E[h²])"
     # framewise on every element: an overlay-level flag does not re-range a live frame
-    return (hv.Curve((it[ok], train[ok]), "Adam step", "loss (relative to E[h²])",
-                     label="train (minibatch)").opts(color=PALETTE[0], line_width=2,
-                                                     framewise=True)
-            * hv.Curve((it[ok], probe[ok]), "Adam step", "loss (relative to E[h²])",
-                       label="held-out probe").opts(color=PALETTE[1], line_width=2,
-                                                    framewise=True)).opts(
-        title=title, logy=True, responsive=True, height=CURVE_HEIGHT,
-        legend_position="top_right", show_grid=True, framewise=True)
+    return opts(opts(hv.Curve((it[ok], train[ok]), "Adam step", y, label="train (minibatch)"),
+                     color=PALETTE[0], line_width=2, framewise=True)
+                * opts(hv.Curve((it[ok], probe[ok]), "Adam step", y, label="held-out probe"),
+                       color=PALETTE[1], line_width=2, framewise=True),
+                title=title, logy=True, responsive=True, height=CURVE_HEIGHT,
+                legend_position="top_right", show_grid=True, framewise=True)
 
 
 def scales_ruler(state: ViewState):

@@ -121,18 +121,19 @@ def norms_vs_size(state: ViewState):
 
     ctx, a = state.theory["context"], state.arrays
     sizes = np.asarray(state.config.sizes(), float)
+    opts = state.styles or plain_opts
     out = []
     for key, label, color in (("classifier_norm_sq", "||w_k||^2", PALETTE[0]),
                               ("feature_mean_norm_sq", "||hbar_k||^2", PALETTE[1])):
-        out.append(hv.Curve((ctx["norm_curve_sizes"], ctx[f"norm_curve_{key}"]),
-                            "class size n_k", "squared norm", label=f"{label} theory").opts(
-            color=color))
+        out.append(opts(hv.Curve((ctx["norm_curve_sizes"], ctx[f"norm_curve_{key}"]),
+                                 "class size n_k", "squared norm", label=f"{label} theory"),
+                        color=color))
         if key in a:
-            out.append(hv.Scatter((sizes, np.asarray(a[key])), "class size n_k",
-                                  "squared norm", label=f"{label} run").opts(color=color,
-                                                                            size=9))
-    return hv.Overlay(out).opts(title="minority collapse: norm vs class size", logx=True,
-                                height=300, responsive=True, legend_position="top_left")
+            out.append(opts(hv.Scatter((sizes, np.asarray(a[key])), "class size n_k",
+                                       "squared norm", label=f"{label} run"),
+                            color=color, size=9))
+    return opts(hv.Overlay(out), title="minority collapse: norm vs class size", logx=True,
+                height=300, responsive=True, legend_position="top_left")
 
 
 def per_layer(state: ViewState):
@@ -141,7 +142,7 @@ def per_layer(state: ViewState):
     names = ["nc1"] + [f"nc1_layer{j}" for j in range(2, M + 1)]
     names += ["nc2_features"] + [f"nc2_features_layer{j}" for j in range(2, M + 1)]
     return figure(state.rows, Curves("NC1 and NC2 per layer", names, logy=True),
-                  state.config, state.theory)
+                  state.config, state.theory, styles=state.styles)
 
 
 VIEWS = Views(

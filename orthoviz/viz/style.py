@@ -134,14 +134,27 @@ class Styles:
     tree per (element type, label, options given before, options): the first element
     given them builds the tree (HoloViews' ``.opts`` clones the element and copies
     the trees of everything in it, ~1-3 ms a call), later ones only take its id.
-    Measured (benchmarks/live_styles.py, 3 passes): a 3-D geometry draw 0.60-0.63x
-    the server CPU of per-frame options, the Grams 0.80-0.85x, a curve group
-    0.77-0.88x. HoloViews keeps a tree while an
+    Measured (benchmarks/live_styles.py, 4 passes): a 3-D geometry draw 0.60-0.63x
+    the server CPU of per-frame options, the Grams 0.76-0.85x, a curve group
+    0.76-0.88x; the other panes of a run (NC, hierarchical, deep-CG) 0.58-0.73x.
+    HoloViews keeps a tree while an
     element with its id lives; this object holds the first one, so the trees go with
-    the plot that owns it."""
+    the plot that owns it.
+
+    Options that change from frame to frame (a title with a number in it) make a key
+    per value: past :attr:`MAX_TREES` keys, a plot's new ones are applied as
+    :func:`plain_opts` does and not kept, so a long run cannot grow the cache."""
+
+    MAX_TREES = 64  # a live pane has at most a few dozen elements of fixed options
 
     def __init__(self):
         self._first: dict[tuple, Any] = {}
+
+    @property
+    def kept(self) -> int:
+        """How many options trees this plot keeps (no ``__len__``: an empty Styles
+        must stay true for ``state.styles or plain_opts``)."""
+        return len(self._first)
 
     def __call__(self, el, **options):
         # el.id: two elements alike but for options given earlier (a pane's measured
@@ -149,6 +162,8 @@ class Styles:
         key = (type(el), el.label, el.id, repr(sorted(options.items())))
         first = self._first.get(key)
         if first is None:
+            if len(self._first) >= self.MAX_TREES:
+                return el.opts(**options)
             self._first[key] = first = el.opts(**options)
             return first
         el.id = first.id  # the same tree: no clone, no new tree

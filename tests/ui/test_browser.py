@@ -40,6 +40,12 @@ ENDLESS_ANIMATIONS = """() => {
 def test_start_shows_progress_and_a_curve_then_stop(tmp_path, panel_server, page):
     apps = app_paths()
     nc = next(p for p in apps if p.stem == "neural_collapse")
+    # every request the page makes goes to the server: nothing off it (Panel's Fast
+    # design asked fonts.googleapis.com for a web font, which an offline class waits on)
+    away: list[str] = []
+    page.on("request", lambda r: away.append(r.url) if not r.url.startswith(
+        ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "data:", "blob:"))
+        else None)
     with panel_server(apps, tmp_path / "serve.log") as url:
         page.goto(url + "/", timeout=120_000)
         link = page.locator("a[href*='neural_collapse']").first
@@ -77,3 +83,4 @@ def test_start_shows_progress_and_a_curve_then_stop(tmp_path, panel_server, page
                 break
             page.wait_for_timeout(100)
         assert page.locator("canvas").count() > before
+    assert away == []
