@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,25 @@ IDLE, QUEUED, RUNNING, PAUSED, STOPPING, STOPPED, FINISHED, FAILED = (
     "idle", "queued", "running", "paused", "stopping", "stopped", "finished", "failed",
 )
 ENDED = (STOPPED, FINISHED, FAILED)
+
+#: the runs of this process whose thread was started (a run's thread holds it while
+#: it works; an ended run drops out when nothing else holds it)
+_STARTED: weakref.WeakSet = weakref.WeakSet()
+
+
+def stop_all(timeout: float) -> list[Runner]:
+    """Stop every run of the process and wait up to ``timeout`` seconds in all for
+    them to end (each after its record in progress, its folder closed as "stopped");
+    returns those still going. A server that stops calls it: its runs are daemon
+    threads, and a process that exits under one inside torch aborts ("terminate
+    called without an active exception") and leaves its folder unclosed."""
+    live = [r for r in list(_STARTED) if r.alive]
+    for r in live:
+        r.stop(why="the server stopped")
+    deadline = time.monotonic() + timeout
+    for r in live:
+        r.join(max(0.0, deadline - time.monotonic()))
+    return [r for r in live if r.alive]
 
 
 class Runner:
@@ -88,6 +108,7 @@ class Runner:
         self.write_error: str | None = None  # why the run folder stopped being written
         self.device: str | None = None
         self._stop = threading.Event()
+        self._why = ""  # why the run was stopped, when not by its user
         self._running = threading.Event()  # cleared while paused
         self._running.set()
         self._step_once = False
@@ -118,10 +139,13 @@ class Runner:
         except BaseException:
             self._release()
             raise
+        _STARTED.add(self)
         return self
 
-    def stop(self, wait: bool = False, timeout: float | None = 10.0) -> None:
-        """Ask the run to stop after the record in progress (one inner step)."""
+    def stop(self, wait: bool = False, timeout: float | None = 10.0, why: str = "") -> None:
+        """Ask the run to stop after the record in progress (one inner step). ``why``:
+        who stopped it, added to the ending message when not the user."""
+        self._why = self._why or why
         self._stop.set()
         self._running.set()  # a paused run must wake up to stop
         if self._ticket is not None and not self._ticket.admitted:
@@ -231,7 +255,8 @@ class Runner:
             if self.final is not None:
                 self.status, self.message = FINISHED, "finished"
             else:
-                self.status, self.message = STOPPED, f"stopped at step {self.step}"
+                self.status, self.message = STOPPED, f"stopped at step {self.step}" + (
+                    f" ({self._why})" if self._why else "")
             stream.close()
         except (NonFiniteError, RunOutOfMemory) as e:  # their message says what to change
             self._flush(batch)

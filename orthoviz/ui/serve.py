@@ -35,6 +35,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from orthoviz.runtime.loopwatch import BEAT_S, WATCH
+from orthoviz.runtime.runner import stop_all
 
 #: drop sessions whose page is gone: check every 5 s, drop those unused for 120 s. Not
 #: shorter: a session is created when its page is served and counts as unused until
@@ -48,6 +49,8 @@ SESSION_OPTS = {"check_unused_sessions_milliseconds": 5000,
                 "unused_session_lifetime_milliseconds": 120000}
 #: seconds a signalled server gets to stop before the process ends regardless
 GRACE_S = 5.0
+#: seconds of the grace the runs left get to end after their record in progress
+STOP_RUNS_S = 3.0
 DEFAULT_ADDRESS = "127.0.0.1"
 
 
@@ -215,6 +218,7 @@ def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | N
     _prepare_collector()  # before the URL is printed: it answers at once
     _report(server, paths, origins, root, basic_auth, ignored)
     _stop_on_signals(server)
+    _quiet_closed_pages(server.io_loop.asyncio_loop)
     _release_memory_after_sessions(server)
     beating = _beat_for_runs()
     server.start()
@@ -225,6 +229,9 @@ def serve_apps(apps: list[str] | None = None, port: int = 5006, address: str | N
     finally:  # no loop to give way to: the runs left (daemon threads) never nap
         beating.stop()
         WATCH.stop()
+        # the runs still going end after their record in progress, their folders
+        # closed; within the signal's grace (a run that does not end is left to it)
+        stop_all(timeout=STOP_RUNS_S)
     return 0
 
 
@@ -290,6 +297,29 @@ def _release_memory_after_sessions(server, every_ms: int = 2000) -> None:
     from orthoviz.runtime.memory import RELEASER
 
     PeriodicCallback(RELEASER.poll, every_ms).start()  # on the loop server.start() runs
+
+
+def _quiet_closed_pages(loop) -> None:
+    """Drop asyncio's "Task exception was never retrieved" report of a
+    ``WebSocketClosedError``: a page closed while Panel was writing to it, and Panel
+    leaves some of those writes' tasks unawaited (cancelled with their session, or
+    behind a write that failed first). Each closed tab printed a 15-line traceback on
+    the teacher's console for nothing anyone can act on (Bokeh's own one-line
+    "connection was closed" warning stays). Every other report goes to the handler
+    the loop had."""
+    from tornado.websocket import WebSocketClosedError
+
+    previous = loop.get_exception_handler()
+
+    def handler(loop, context) -> None:
+        if isinstance(context.get("exception"), WebSocketClosedError):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def _beat_for_runs():

@@ -140,7 +140,7 @@ def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors,
         err = f"{m}_sem"
         if spec.reduce and not d.empty:  # HoloViews reduces over the trials
             ds = hv.Dataset(d, kdims=kd + [spec.reduce], vdims=[m])
-            d = ds.aggregate(kd, function=np.mean, spreadfn=stats.sem).dframe()
+            d = ds.aggregate(kd, function=np.mean, spreadfn=sem).dframe()
             d[err] = d[err].fillna(0.0)  # one trial: no band yet
         # one line per key from the (reduced) table: plain elements built straight
         # from its groups (element construction dominates a live draw; HoloViews'
@@ -159,6 +159,13 @@ def measured(df: pd.DataFrame, spec: Curves, config, logy: bool, colors: Colors,
                                 color=c, alpha=0.2, line_alpha=0))
             out.append(opts(hv.Curve(g, x, m, label=label), color=c, line_width=2))
     return out
+
+
+def sem(x) -> float:
+    """scipy's standard error of the mean; NaN for a single trial without scipy's
+    SmallSampleWarning (a live plot's first points have one trial: no band yet).
+    HoloViews names the spread column after the function: ``<metric>_sem``."""
+    return stats.sem(x) if len(x) > 1 else np.nan
 
 
 def declared_keys(spec: Curves, config) -> list:

@@ -65,6 +65,28 @@ def test_declared_curve_reduces_trials_to_mean_and_standard_error(states):
             assert se == pytest.approx(np.std(vals, ddof=1) / np.sqrt(len(vals)), rel=1e-9)
 
 
+def test_a_single_trial_draws_its_mean_with_no_band_and_no_warning(states):
+    """A live plot's first points have one trial each: the line is that trial, the
+    band is zero wide, and scipy's small-sample warning is not raised (it filled the
+    server log once per session)."""
+    import warnings
+
+    from orthoviz.viz import curves as cv
+
+    *_, end = states
+    first = [r for r in end.rows if r["phase"] == "point" and r["trial"] == 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = cv.figure(first, VIEWS.curves[0], end.config, end.theory)
+    spreads = [el for el in fig if isinstance(el, hv.Spread)]
+    assert spreads and all((el.dimension_values(2) == 0).all() for el in spreads)
+    for el in spreads:
+        for k, m in zip(el.dimension_values(0), el.dimension_values(1)):
+            [val] = [r["test_risk"] for r in first if r["k"] == k and abs(
+                r["ridge"] - float(el.label.split("=")[-1])) <= 1e-3 * r["ridge"]]
+            assert m == val  # the mean of one value is that value, exactly
+
+
 def _marker(overlay, cls):
     return next(el for el in overlay if isinstance(el, cls) and len(el) == 1)
 

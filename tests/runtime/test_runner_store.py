@@ -37,6 +37,40 @@ def test_stop_takes_effect_at_the_next_record_and_leaves_no_thread():
     assert not [t for t in threading.enumerate() if t.name.startswith("orthoviz-")]
 
 
+def test_stop_all_ends_every_run_of_the_process_and_closes_their_folders(tmp_path):
+    """What a stopping server does (``orthoviz.ui.serve``): each run still going ends
+    after its record in progress with its folder closed as stopped, saying why; an
+    ended run is left as it was."""
+    from orthoviz.runtime.runner import stop_all
+
+    done = Runner(NC.from_preset("smoke"), seed=0, device="cpu").start()
+    assert done.join(30) and done.status == "finished"
+    exp = NC.from_preset("smoke", steps=1_000_000, record_every=1)
+    writers = [RunWriter(exp, seed=s, device="cpu", root=tmp_path) for s in (0, 1)]
+    runs = [Runner(exp, seed=s, device="cpu", writer=w, flush_interval=0.0).start()
+            for s, w in enumerate(writers)]
+    assert all(_wait_for(lambda r=r: r.step > 0) for r in runs)
+    assert stop_all(timeout=30) == []
+    for r, w in zip(runs, writers):
+        assert not r.alive and r.status == "stopped"
+        assert r.message == f"stopped at step {r.step} (the server stopped)"
+        saved = load_run(w.path)
+        assert saved.status == "stopped" and saved.records[-1].step == r.step
+    assert done.status == "finished" and done.message == "finished"
+    assert stop_all(timeout=30) == []  # nothing left to stop
+
+
+def _wait_for(cond, timeout: float = 30.0) -> bool:
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_nonfinite_loss_stops_with_a_suggestion():
     exp = NC.from_preset("smoke", lr=10.0, init_std=3.0, depth=4, steps=2000, record_every=1)
     r = Runner(exp, seed=0, device="cpu").start()

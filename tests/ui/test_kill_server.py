@@ -1,7 +1,8 @@
 """A server killed mid-run (issue #10): ``orthoviz serve --autosave`` writes each run
 as it goes; after SIGKILL the run folder opens with every row the page showed (rows
 are flushed every 0.1 s) and as "interrupted", and a restarted server lists it under
-"Saved runs" and "Open run" shows it as interrupted at the step reached."""
+"Saved runs" and "Open run" shows it as interrupted at the step reached. A server
+stopped by SIGTERM stops its runs first: their folders are closed as stopped."""
 
 from __future__ import annotations
 
@@ -74,3 +75,26 @@ def test_sigkill_mid_run_leaves_a_folder_that_reopens_as_interrupted(
         assert shown_step(page) == last
         page.screenshot(path=str(tmp_path / "reopened.png"))
     assert not errors, errors
+
+
+def test_sigterm_mid_run_stops_the_runs_and_closes_their_folders(
+        tmp_path, orthoviz_server, page, wait_until):
+    """Before, the runs were daemon threads the exiting process cut off inside torch:
+    it aborted ("terminate called without an active exception") and left folders with
+    no summary."""
+    runs = tmp_path / "runs"
+    with orthoviz_server(tmp_path, "--autosave", apps=[APP]) as (proc, port, log):
+        open_app(page, port, f"?{LONG}")
+        page.get_by_role("button", name=re.compile("Start")).click()
+        page.get_by_text(re.compile(r"^running")).first.wait_for(timeout=60_000)
+        wait_until(lambda: shown_step(page) >= 50, timeout=120)
+        seen = shown_step(page)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        text = log.read_text()
+    assert "terminate called" not in text and "Traceback" not in text, text[-3000:]
+    [folder] = runs.glob("neural-collapse/*")
+    saved = load_run(folder, root=runs)
+    last = saved.records[-1].step
+    assert saved.status == "stopped" and last >= seen
+    assert saved.summary["message"] == f"stopped at step {last} (the server stopped)"

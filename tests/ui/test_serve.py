@@ -164,3 +164,40 @@ print(n, left, r() is None)
     # below that, and the generations left after the freeze hold a small fraction
     assert int(frozen) > 100_000 and int(left) < int(frozen) // 10, out.stdout
     assert collected == "True"
+
+
+def test_a_closed_pages_unawaited_writes_are_not_reported_and_nothing_else_is_hidden():
+    import asyncio
+
+    from tornado.websocket import WebSocketClosedError
+
+    from orthoviz.ui.serve import _quiet_closed_pages
+
+    loop = asyncio.new_event_loop()
+    seen = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx["message"]))
+    _quiet_closed_pages(loop)
+    try:
+        async def write_to_a_closed_page():
+            raise WebSocketClosedError()
+
+        async def fail():
+            raise ValueError("a real bug")
+
+        async def leave_unawaited():
+            # tasks that end with an exception nobody retrieves: asyncio reports each
+            # when it is collected
+            tasks = [asyncio.ensure_future(write_to_a_closed_page()),
+                     asyncio.ensure_future(fail())]
+            await asyncio.sleep(0.01)
+            tasks.clear()
+
+        loop.run_until_complete(leave_unawaited())
+        import gc
+
+        gc.collect()
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+    # the real error is reported as before; the closed page's write is not
+    assert seen == ["Task exception was never retrieved"]
