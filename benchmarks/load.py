@@ -384,6 +384,17 @@ TARGETS = {"completed": "all", "gap_p95_s": "< 2", "rss_after_vs_base": "<= 1.10
            "run_threads_after": "0", "explorers_after": "0"}
 
 
+def missed(row: dict, sessions: int) -> list[str]:
+    """The targets this class missed (empty: all met), each as "measure = value"."""
+    checks = {"completed": row["completed"] == sessions,
+              "gap_p95_s": row["gap_p95_s"] is not None and row["gap_p95_s"] < 2.0,
+              "rss_after_vs_base": row["rss_after_vs_base"] is not None
+              and row["rss_after_vs_base"] <= 1.10,
+              "run_threads_after": row["run_threads_after"] == 0,
+              "explorers_after": row["explorers_after"] == 0}
+    return [f"{k} = {row[k]}" for k, ok in checks.items() if not ok]
+
+
 def _pair(r: dict, key: str) -> str | None:
     w, a = (r[h].get("malloc", {}).get(key) for h in ("warm_heap", "after_heap"))
     return f"{w} -> {a}" if w is not None and a is not None else None
@@ -451,6 +462,8 @@ def main(argv=None) -> int:
     p.add_argument("--cleanup-wait", type=float, default=125.0,
                    help="the server's unused-session check + lifetime (s)")
     p.add_argument("--json", default=None, help="also write the summary here")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when a target is missed (default: report only)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="orthoviz-load-") as tmp:
         server = Server(args.app, args.port, Path(tmp), args.max_runs)
@@ -467,6 +480,7 @@ def main(argv=None) -> int:
     from common import report
 
     row = summarise(args, raw)
+    row["targets_missed"] = missed(row, len(raw["sessions"])) or "none"
     rows = [{"measure": k, "value": v, "target": TARGETS.get(k, "")} for k, v in row.items()]
     path = report("load", rows, {"summary": row,"sessions_detail": raw["sessions"],
                                   "errors": raw["errors"][:20],
@@ -477,7 +491,9 @@ def main(argv=None) -> int:
                                   "note": "pessimistic when the machine is shared"})
     if args.json:
         Path(args.json).write_text(path.read_text())
-    return 0
+    print("targets: " + ("all met" if row["targets_missed"] == "none"
+                         else "missed " + "; ".join(row["targets_missed"])))
+    return 1 if args.check and row["targets_missed"] != "none" else 0
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from orthoviz.runtime.errors import ConfigError
+from orthoviz.runtime.pathtext import looked_up, path_text
 
 #: environment variable holding the only folder the served app may read data from
 DATA_ROOT_ENV = "ORTHOVIZ_DATA_ROOT"
@@ -54,14 +55,14 @@ def data_folder(data_dir: str | os.PathLike | None, parameter: str = "data_dir")
     relative paths (and empty) are taken from the root, and the resolved folder must
     lie inside it, else :class:`ConfigError` naming ``parameter``.
     """
-    text = "" if data_dir is None else str(data_dir)
-    if "\x00" in text:
-        raise ConfigError(parameter, text, "a folder path")
+    text = path_text("" if data_dir is None else str(data_dir), parameter, "a folder path")
     root = data_root()
     if root is None:
-        return Path(text or DEFAULT_DATA_DIR).expanduser()
+        return looked_up(Path(text or DEFAULT_DATA_DIR).expanduser(), parameter, text,
+                         "a folder path")
     path = Path(text).expanduser() if text else root
-    real = (path if path.is_absolute() else root / path).resolve()
+    real = looked_up(path if path.is_absolute() else root / path, parameter, text,
+                     "a folder path").resolve()
     if real != root and root not in real.parents:
         raise ConfigError(parameter, text, f"a folder inside the data root {root}",
                           f"this server reads data only under {DATA_ROOT_ENV}")

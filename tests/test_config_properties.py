@@ -333,3 +333,95 @@ def test_random_invalid_url_values_are_reported_and_the_rest_applied(key):
         assert getattr(exp, good[0]) == good[1]
 
     one()
+
+
+def path_parameters() -> list[tuple[str, str]]:
+    """(experiment, name) of every free-text parameter: each names a path (a data
+    folder, a run folder reference), checked when the config is checked."""
+    return [(k, n) for k in EXPERIMENTS for n, p in user_parameters(get_experiment(k)).items()
+            if isinstance(p, param.String) and not isinstance(p, param.Selector)]
+
+
+#: path text the system cannot take (NUL, over PATH_MAX, a 300-character part) or that
+#: leads anywhere (.., absolute paths out); 4097 characters: one over PATH_MAX
+BAD_PATHS = ["a\x00b", "\x00", "x" * 100_000, "x" * 4097, "y" * 300, "y" * 300 + "/z",
+             "../" * 50, "/etc", "/etc/passwd", "~/" + "q" * 300, "a/" * 2100]
+
+
+@pytest.mark.parametrize("key,name", path_parameters(),
+                         ids=[f"{k}-{n}" for k, n in path_parameters()])
+@pytest.mark.parametrize("served", [False, True], ids=["library", "served"])
+def test_path_parameters_refuse_bad_text_at_check_with_config_error(key, name, served,
+                                                                    tmp_path, monkeypatch):
+    """Free text is taken as set and checked with the config (``check``, before a run
+    starts): text no folder can have is a one-line ConfigError naming the parameter,
+    never an OSError or ValueError from the file system; with a server's roots set,
+    the same."""
+    from orthoviz.datasets import DATA_ROOT_ENV
+    from orthoviz.runtime.artifacts import RUNS_ROOT_ENV
+
+    if served:
+        monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path / "data"))
+        monkeypatch.setenv(RUNS_ROOT_ENV, str(tmp_path / "runs"))
+    cls = get_experiment(key)
+
+    def checked(text: str) -> ConfigError | None:
+        exp = cls.from_preset(BASE)
+        for dep, allowed in cls.when.get(name, {}).items():  # make the parameter count
+            set_checked(exp, dep, next(a for a in allowed if a != "digits"))
+        set_checked(exp, name, text)
+        try:
+            exp.check(0, "cpu")
+        except ConfigError as e:
+            msg = str(e)
+            assert f"'{name}'" in msg and "\n" not in msg and len(msg) < 600, msg
+            return e
+        return None
+
+    for text in BAD_PATHS:
+        assert checked(text) is not None, repr(text[:40])
+
+    @bounded(40)
+    @given(st.text(max_size=300))
+    def anything(text):
+        checked(text)  # refused with the clear error, or taken: nothing else
+
+    anything()
+
+
+def test_random_explorer_url_values_are_refused_by_name_and_change_nothing():
+    """The explorer's own URL keys (preset, device, seed), as a link carries them: a
+    refused value is one message naming its key and leaves the explorer as it was;
+    nothing else is raised."""
+    pytest.importorskip("panel")
+    from orthoviz.ui.explorer import Explorer
+    from orthoviz.ui.urlstate import EXPLORER_KEYS, apply_query
+
+    ex = Explorer("neural-collapse", preset="smoke")
+    presets = set(ex.experiment_cls.presets)
+    listed = ["", " ", "-1", "1.5", "1e400", "nan", "inf", "9" * 5000, "cuda:99", "[0]",
+              "smoke ", "\x00", "<script>", "default;rm -rf /", "2**64"]
+
+    def one(key: str, text: str) -> None:
+        before = {k: getattr(ex, k) for k in EXPLORER_KEYS}
+        errors = apply_query(ex, urllib.parse.urlencode({key: text}))
+        after = {k: getattr(ex, k) for k in EXPLORER_KEYS}
+        if errors:
+            [msg] = errors
+            assert f"'{key}'" in msg and "\n" not in msg and len(msg) < 600, msg
+            assert after == before
+        else:  # taken: a preset by name, a device this machine has, a seed in range
+            assert key != "preset" or text in presets
+            assert key != "seed" or 0 <= ex.seed == int(text)
+
+    for key in EXPLORER_KEYS:
+        for text in listed:
+            one(key, text)
+
+    @bounded(60)
+    @given(st.sampled_from(EXPLORER_KEYS), st.one_of(
+        st.text(max_size=40), st.integers().map(str), st.floats().map(str)))
+    def anything(key, text):
+        one(key, text)
+
+    anything()

@@ -105,3 +105,27 @@ def test_a_cancel_after_the_client_closed_does_nothing():
     flag.set()
     flag.set()
     assert flag.is_set() and Closed.calls == 1
+
+
+def test_a_served_sweep_waits_for_its_slots_and_gives_them_back(tmp_path):
+    """A sweep given the run limit (as a served page starts it) waits while the slots
+    are taken, queued with its place and no cluster started; it runs once they free,
+    and gives them back when it ends. Cancelled while queued, it runs nothing."""
+    from orthoviz.runtime.capacity import Admission
+
+    table = Admission(max_runs=1)
+    blocker = table.request("cpu")  # a run of another session holds the only slot
+    h = start_sweep(EXP, "smoke", GRID, seeds=1, out=tmp_path / "a", workers=1,
+                    admission=table)
+    gone = start_sweep(EXP, "smoke", GRID, seeds=1, out=tmp_path / "b", workers=1,
+                       admission=table)
+    time.sleep(1.0)
+    assert (h.status, h.queue_place, h.progress) == ("queued", (1, 2), (0, 4))
+    assert (gone.status, gone.queue_place) == ("queued", (2, 2))
+    gone.cancel()  # leaves the queue at once; its thread ends without a cluster
+    assert gone.join(30) and gone.status == "cancelled" and gone.progress == (0, 4)
+    assert h.queue_place == (1, 1)
+    blocker.release()
+    rows = poll(h)
+    assert h.status == "finished" and len(rows) == 4
+    assert table.counts() == {"running": 0, "running_gpu": 0, "waiting": 0}

@@ -2,8 +2,9 @@
 symbolic links out (issue #10). Elsewhere: ``data_dir`` (tests/test_datasets.py), the
 readers and Open run's root (tests/runtime/test_rundir.py). Here: the run-folder
 references of deep-cg (``weights``, ``compare_with``), which ``orthoviz serve`` confines
-to ./runs; Open run through a link; and ``orthoviz export``, which copies no file that
-links out of the run folder."""
+to ./runs; Open run through a link; ``orthoviz export``, which copies no file that
+links out of the run folder; and the sweep view's folders (listed and opened only inside
+the runs folder, their files read only when inside their folder)."""
 
 from __future__ import annotations
 
@@ -108,3 +109,51 @@ def test_export_copies_no_file_that_links_out_of_the_run(saved, tmp_path, capsys
     written = list((tmp_path / "out").iterdir())
     assert {p.name for p in written} >= {"figures.html", "metrics.csv", "config.json"}
     assert not any("hunter2" in p.read_text(errors="replace") for p in written)
+
+
+def _sweep_folder(folder, experiment="random-features"):
+    """A minimal finished sweep folder: its description and a one-row table."""
+    folder.mkdir(parents=True)
+    meta = {"experiment": experiment, "preset": "smoke", "grid": {"n": [16]},
+            "cells": ["c0"]}
+    (folder / "sweep.json").write_text(json.dumps(meta))
+    (folder / "results.csv").write_text("cell,n,status,test_risk_best\nc0,16,finished,0.5\n")
+    return folder
+
+
+def test_the_sweep_view_lists_and_opens_sweep_folders_only_inside_the_runs_folder(
+        tmp_path):
+    pytest.importorskip("panel")
+    from orthoviz.ui.sweep_view import SweepView
+
+    runs = tmp_path / "runs"
+    _sweep_folder(runs / "sweeps" / "good")
+    outside = _sweep_folder(tmp_path / "elsewhere" / "sweep")
+    (runs / "sweeps" / "escape").symlink_to(outside, target_is_directory=True)
+    # a folder inside whose table (or description) is a link to a file outside
+    leak = _sweep_folder(runs / "sweeps" / "leak")
+    (leak / "results.csv").unlink()
+    (leak / "results.csv").symlink_to(outside / "results.csv")
+    desc = _sweep_folder(runs / "sweeps" / "desc")
+    (desc / "sweep.json").unlink()
+    (desc / "sweep.json").symlink_to(outside / "sweep.json")
+    # malformed descriptions: not an object; a grid that is not a mapping of lists
+    (_sweep_folder(runs / "sweeps" / "list") / "sweep.json").write_text("[1, 2]")
+    (_sweep_folder(runs / "sweeps" / "grid") / "sweep.json").write_text(json.dumps(
+        {"experiment": "random-features", "grid": [1], "cells": []}))
+
+    v = SweepView(get_experiment("random-features"), runs_root=str(runs))
+    v.refresh_folders()
+    assert list(v.folders.options) == ["sweeps/good"]  # the others are not offered
+    assert v.open_sweep("sweeps/good"), v.alert.object
+    for path, why in (("sweeps/escape", "not inside the runs directory"),
+                      (str(outside), "not inside the runs directory"),
+                      ("sweeps/../../elsewhere/sweep", "not inside the runs directory"),
+                      ("sweeps/leak", "results.csv is a link out of the sweep folder"),
+                      ("sweeps/desc", "sweep.json is a link out of the sweep folder"),
+                      ("sweeps/list", "sweep.json is not a sweep description"),
+                      ("sweeps/grid", "'grid' must map parameters to lists")):
+        v.status = "idle"
+        assert not v.open_sweep(path), path
+        assert why in v.alert.object, (path, v.alert.object)
+        assert v.status == "idle"  # nothing was opened

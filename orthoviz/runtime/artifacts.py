@@ -90,12 +90,16 @@ def resolve(ref: str, package: str, name: str = "weights", parameter: str = "wei
             choices = ", ".join(PACKAGED + p for p in packaged(package)) or "none shipped"
             raise ConfigError(parameter, ref, f"{choices}, or a run folder")
         return path
-    run, root = Path(ref).expanduser(), runs_root()
+    from orthoviz.runtime.pathtext import looked_up, path_text
+
+    folder = "a run folder, or packaged:<name>"
+    run, root = Path(path_text(ref, parameter, folder)).expanduser(), runs_root()
+    looked_up(run, parameter, ref, folder)  # (a name the system refuses: ConfigError)
     if root is not None:  # served: no path out of the runs folder (.., links, /etc)
         from orthoviz.runtime.rundir import inside
 
         run = run if run.is_absolute() or run.exists() else root / run
-        if not inside(run, root):
+        if not inside(looked_up(run, parameter, ref, folder), root):
             raise ConfigError(parameter, ref, f"packaged:<name>, or a run folder inside "
                               f"the runs folder {root}")
     path = run / "artifacts" / f"{name}.pt"

@@ -10,6 +10,9 @@ one GPU. So every served run asks for a *ticket* before it computes:
   ``$ORTHOVIZ_MAX_GPU_RUNS``). A GPU run never falls back to the CPU on its own: it
   waits for the GPU, and its place says so.
 
+A sweep started from a page takes one slot per worker process of its Dask cluster
+(``slots``), at most ``max_runs``: its cells are runs too.
+
 A ticket that cannot be admitted waits in one first-come-first-served queue. Admission
 walks the queue in order: a ticket that fits takes a slot; one blocked by the total
 limit blocks everything behind it (so none jumps the queue); one blocked only by the
@@ -58,8 +61,9 @@ class Ticket:
     cancelled; :meth:`release` and :meth:`cancel` are idempotent and safe from any
     thread."""
 
-    def __init__(self, table: Admission, device: str):
+    def __init__(self, table: Admission, device: str, slots: int = 1):
         self.table, self.device, self.gpu = table, device, is_gpu(device)
+        self.slots = slots  # run slots it takes (a sweep: one per worker process)
         self.state = WAITING
 
     @property
@@ -110,9 +114,13 @@ class Admission:
         return (self._max_runs or default_max_runs(),
                 self._max_gpu_runs or default_max_gpu_runs())
 
-    def request(self, device: str) -> Ticket:
-        """A ticket for a run on ``device``, admitted at once when a slot is free."""
-        ticket = Ticket(self, device)
+    def request(self, device: str, slots: int = 1) -> Ticket:
+        """A ticket for a run on ``device``, admitted at once when a slot is free;
+        ``slots``: how many it takes (a sweep's worker processes; at most max_runs
+        are counted, so that it can always be admitted once the others are done)."""
+        if not isinstance(slots, int) or slots < 1:
+            raise ValueError(f"slots must be an integer >= 1, not {slots!r}")
+        ticket = Ticket(self, device, slots)
         with self._cond:
             self._queue.append(ticket)
             self._admit_locked()
@@ -130,16 +138,16 @@ class Admission:
         if not self._queue:
             return
         max_runs, max_gpu = self.limits()
-        free = max_runs - len(self._running)
+        free = max_runs - sum(self._taken(t) for t in self._running)
         free_gpu = max_gpu - sum(t.gpu for t in self._running)
         admitted = []
         for t in self._queue:
-            if free <= 0:
+            if free < self._taken(t):
                 break  # nobody behind may jump the queue
             if t.gpu and free_gpu <= 0:
                 continue  # waits for the GPU; CPU runs behind it may go
             admitted.append(t)
-            free -= 1
+            free -= self._taken(t)
             free_gpu -= t.gpu
         if admitted:
             for t in admitted:
@@ -147,6 +155,10 @@ class Admission:
                 t.state = ADMITTED
             self._running.extend(admitted)
             self._cond.notify_all()
+
+    def _taken(self, ticket: Ticket) -> int:
+        """Slots a ticket counts for: its own, at most the limit (read now)."""
+        return min(ticket.slots, self.limits()[0])
 
     def _place(self, ticket: Ticket) -> tuple[int, int] | None:
         with self._cond:

@@ -10,9 +10,31 @@ from pathlib import Path
 from orthoviz.runtime.rundir import inside
 from orthoviz.runtime.sweep import read_table
 
+#: the files of a sweep folder the view reads
+FILES = ("sweep.json", "results.parquet", "results.csv")
+
 
 def _text(values) -> str:
     return ", ".join(str(v) for v in values)
+
+
+def read_meta(folder: Path) -> dict:
+    """``folder/sweep.json`` as a sweep description; ValueError (one line naming what is
+    wrong) when a file the view reads links out of the folder, or the description is
+    not one (a JSON object whose ``grid`` maps parameters to lists of values)."""
+    for name in FILES:
+        f = folder / name
+        if (f.exists() or f.is_symlink()) and not (inside(f, folder) and f.is_file()):
+            raise ValueError(f"{name} is a link out of the sweep folder, or not a file")
+    meta = json.loads((folder / "sweep.json").read_text())
+    if not isinstance(meta, dict):
+        raise ValueError("sweep.json is not a sweep description (a JSON object)")
+    grid, cells = meta.get("grid", {}), meta.get("cells", [])
+    if not (isinstance(grid, dict) and all(isinstance(v, list) for v in grid.values())
+            and isinstance(cells, list)):
+        raise ValueError("sweep.json: 'grid' must map parameters to lists of values and "
+                         "'cells' be a list")
+    return meta
 
 
 class SweepFolders:
@@ -20,16 +42,17 @@ class SweepFolders:
 
     def refresh_folders(self) -> None:
         root = Path(self.runs_root)
+        # (a folder or sweep.json linking out of the runs directory is not listed)
         found = sorted({p.parent for pat in ("*/sweep.json", "*/*/sweep.json")
-                        for p in root.glob(pat)}) if root.is_dir() else []
+                        for p in root.glob(pat) if inside(p, root)}) if root.is_dir() else []
         mine = [p for p in found if self._experiment_of(p) == self.cls.key]
         self.folders.options = {str(p.relative_to(root)): str(p) for p in mine}
 
     @staticmethod
     def _experiment_of(folder: Path) -> str | None:
         try:
-            return json.loads((folder / "sweep.json").read_text()).get("experiment")
-        except (OSError, ValueError, AttributeError):
+            return read_meta(folder).get("experiment")
+        except (OSError, ValueError):
             return None
 
     def _open_clicked(self) -> None:
@@ -53,9 +76,9 @@ class SweepFolders:
                       f"{self.runs_root}", "danger")
             return False
         try:
-            meta = json.loads((target / "sweep.json").read_text())
+            meta = read_meta(target)
             table = read_table(target)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError) as e:  # (JSON and table errors are ValueErrors)
             self._say(f"cannot open {path}: {e}", "danger")
             return False
         if meta.get("experiment") != self.cls.key:

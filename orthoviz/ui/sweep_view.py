@@ -20,6 +20,7 @@ from pathlib import Path
 import panel as pn
 import param
 
+from orthoviz.runtime.capacity import ADMISSION
 from orthoviz.runtime.errors import ConfigError
 from orthoviz.runtime.params import user_parameters
 from orthoviz.runtime.sweep import parse_grid
@@ -35,6 +36,10 @@ from orthoviz.viz.spec import Pane, ViewState, views_for
 PUMP_MS = 500  # rows arrive per cell (seconds apart): two polls a second suffice
 MAX_HZ = 1.0  # redraws a second at most (a 5 x 5 grid's figures cost ~0.3 s to build)
 SWEEPS = "sweeps"  # <runs_root>/sweeps/<experiment>-<time>/ for sweeps started here
+#: cells (values 1 x values 2 x seeds) a page may start: validating and planning a grid
+#: runs on the session's event loop, and a class's server is shared (larger sweeps: the
+#: CLI's ``orthoviz sweep``)
+MAX_PAGE_CELLS = 1000
 #: columns of the table that are not final scalars (never offered as the metric)
 NOT_METRICS = {"cell", "seed", "status", "message", "run_dir", "wall_time_s"}
 
@@ -152,10 +157,23 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
                 raise ConfigError("axes", self.axis2.value, "two different parameters")
             grid = parse_grid([f"{self.axis1.value}={self.values1.value}",
                                f"{self.axis2.value}={self.values2.value}"])
+            cells = len(grid[self.axis1.value]) * len(grid[self.axis2.value]) * int(
+                self.seeds.value)
+            if cells > MAX_PAGE_CELLS:
+                raise ConfigError("cells", cells, f"at most {MAX_PAGE_CELLS} from a page",
+                                  "fewer values or seeds; or the command line's "
+                                  "`orthoviz sweep`")
             out = Path(self.runs_root) / SWEEPS / (
                 f"{self.cls.key}-{time.strftime('%Y%m%d-%H%M%S')}")
+            # served: the sweep's worker processes count against the server's run limit
+            # (it waits for that many slots, never more than the limit)
+            served = _served()
+            workers = int(self.workers.value)
+            if served:
+                workers = min(workers, ADMISSION.limits()[0])
             handle = start_sweep(self.cls, self.preset.value, grid, int(self.seeds.value),
-                                 out, workers=int(self.workers.value))
+                                 out, workers=workers,
+                                 admission=ADMISSION if served else None)
         except ConfigError as e:
             self._say(str(e), "danger")
             return False
@@ -169,8 +187,9 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
         self._keys = self._line_keys()
         self._start_theory()
         with self._holding():
-            self._say(f"running {handle.total} cells into {handle.out} (the Dask cluster "
-                      "takes a few seconds to start)", "info")
+            self._say(f"{'queued' if handle.status == 'queued' else 'running'} "
+                      f"{handle.total} cells into {handle.out} (the Dask cluster takes a "
+                      "few seconds to start)", "info")
             self.start_button.disabled, self.cancel_button.disabled = True, False
             self._show_progress()
             self._reset_plots("the heatmap fills in as cells finish")
@@ -247,7 +266,15 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
                        else (len(self.rows), len(self.rows)))
         self.progress.max = max(total, 1)  # max first: value is checked against it
         self.progress.value = done
-        self.count.object = f"{done} / {total} cells"
+        place = self.handle.queue_place if self.handle is not None else None
+        if place is not None:
+            k, m = place
+            n = ADMISSION.limits()[0]
+            self.count.object = (f"queued: place {k} of {m} (this server computes {n} "
+                                 f"run{'s' * (n > 1)} at once; this sweep's workers take "
+                                 f"{min(self.handle.workers, n)})")
+        else:
+            self.count.object = f"{done} / {total} cells"
 
     # -- theory ---------------------------------------------------------------------------
     _theory_ready = False
@@ -360,3 +387,9 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
     def _redraw(self) -> None:
         self._reset_plots("drawing…")
         self.draw(force=True)
+
+
+def _served() -> bool:
+    """Whether this runs in a served session (its sweeps share the run limit)."""
+    doc = pn.state.curdoc
+    return doc is not None and doc.session_context is not None

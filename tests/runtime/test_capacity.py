@@ -42,6 +42,27 @@ def test_a_gpu_run_waits_for_the_gpu_and_cpu_runs_pass_it():
     assert c3.admitted
 
 
+def test_a_sweep_takes_a_slot_per_worker_and_waits_its_turn_whole():
+    table = Admission(max_runs=3)
+    run = table.request("cpu")
+    sweep = table.request("cpu", slots=3)  # 3 workers: more than the 2 slots free
+    late = table.request("cpu")
+    # the sweep waits for three free slots; the run behind it does not jump the queue
+    assert run.admitted and not sweep.admitted and not late.admitted
+    assert sweep.place() == (1, 2) and late.place() == (2, 2)
+    run.release()
+    assert sweep.admitted and not late.admitted  # all three slots are the sweep's
+    sweep.release()
+    assert late.admitted
+    # more workers than the limit: counted as the whole limit, admitted when all free
+    big = table.request("cpu", slots=10)
+    assert not big.admitted
+    late.release()
+    assert big.admitted and table.counts()["running"] == 1
+    with pytest.raises(ValueError, match="slots"):
+        table.request("cpu", slots=0)
+
+
 def test_the_limit_holds_under_many_threads():
     table = Admission(max_runs=3)
     lock, now, most, order = threading.Lock(), [0], [0], []
@@ -131,3 +152,26 @@ def test_an_exception_in_the_run_gives_its_slot_back(monkeypatch):
     r = Runner(exp, seed=0, device="cpu", admission=table).start()
     assert r.join(60) and r.status == "failed" and "theory broke" in r.message
     assert table.counts()["running"] == 0
+
+
+def test_a_cuda_run_empties_the_cuda_cache_when_it_ends_and_a_cpu_run_does_not(
+        monkeypatch):
+    """No GPU here: ``torch.cuda.empty_cache`` is replaced by a counter. The Runner's
+    release (every exit path calls it) empties the cache of a run that was on CUDA, and
+    the server's release after sessions end empties it once CUDA was initialised."""
+    import torch
+
+    from orthoviz.runtime import memory
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append(1))
+    for device, want in (("cuda:0", 1), ("cpu", 0)):
+        calls.clear()
+        r = Runner(NC.from_preset("smoke"), seed=0, device="cpu")
+        r.device = device  # as check() would have resolved it on a GPU machine
+        r._release()
+        assert len(calls) == want, device
+    for initialised, want in ((True, 1), (False, 0)):
+        calls.clear()
+        monkeypatch.setattr(torch.cuda, "is_initialized", lambda v=initialised: v)
+        assert memory.release()["cuda_emptied"] is initialised and len(calls) == want

@@ -1,5 +1,6 @@
-"""Headless Chromium: the explorer's Sweep tab runs a 2 x 2 random-features grid, the
-progress reaches 4 / 4 with the heatmap drawn, and Cancel stops a long sweep with the
+"""Headless Chromium: the explorer's Sweep tab runs a 2 x 2 random-features grid (queued
+behind the page's own run while ``--max-runs 1`` is taken), the progress reaches 4 / 4
+with the heatmap drawn, and Cancel stops a long sweep with the
 finished cells kept. Assertions are on DOM text, the results table and no page errors."""
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ pytestmark = pytest.mark.ui
 def test_sweep_tab_fills_in_and_cancels(tmp_path, orthoviz_server, page):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    with orthoviz_server(tmp_path, apps=("random_features",)) as (_, port, _log):
-        page.goto(f"http://127.0.0.1:{port}/random_features", timeout=120_000)
+    # one run at a time: a long run holds the slot, so the sweep queues until it stops
+    with orthoviz_server(tmp_path, "--max-runs", "1",
+                         apps=("random_features",)) as (_, port, _log):
+        page.goto(f"http://127.0.0.1:{port}/random_features?preset=gaussian_L1",
+                  timeout=120_000)
         page.get_by_role("button", name=re.compile("Start$")).wait_for(timeout=120_000)
+        page.wait_for_function("() => document.readyState === 'complete'")
+        page.get_by_role("button", name=re.compile("Start$")).click()
+        page.get_by_text(re.compile(r"^running")).first.wait_for(timeout=60_000)
         page.get_by_text("Sweep: a grid of runs on Dask").first.click()  # opens the card
         start = page.get_by_role("button", name="Start sweep")
         start.wait_for(timeout=60_000)
@@ -33,6 +40,11 @@ def test_sweep_tab_fills_in_and_cancels(tmp_path, orthoviz_server, page):
             box.press("Enter")
         page.wait_for_timeout(500)  # the values reach the server before the click
         start.click()
+        # the sweep's worker takes a run slot: it waits for the run, with its place
+        page.get_by_text(re.compile(r"^queued: place 1 of 1 \(this server computes 1 run "
+                                    r"at once")).first.wait_for(timeout=60_000)
+        assert page.get_by_text("0 / 4 cells").count() == 0
+        page.get_by_role("button", name=re.compile("Stop")).click()
         page.get_by_text("4 / 4 cells").first.wait_for(timeout=240_000)
         page.get_by_text(re.compile("^finished: 4 of 4 cells")).first.wait_for(
             timeout=60_000)

@@ -107,6 +107,20 @@ def test_a_bad_grid_value_names_the_key_and_starts_nothing(tmp_path):
     assert not v.start() and "two different parameters" in v.alert.object
 
 
+def test_a_page_starts_at_most_max_page_cells(tmp_path):
+    """Planning a grid runs on the session's event loop of a shared server: a page
+    refuses more than MAX_PAGE_CELLS cells, naming the count and the limit."""
+    from orthoviz.ui.sweep_view import MAX_PAGE_CELLS
+
+    v = SweepView(RF, runs_root=str(tmp_path))
+    v.values1.value = ", ".join(str(16 + i) for i in range(11))
+    v.values2.value = ", ".join(str(8 + i) for i in range(10))
+    v.seeds.value = 10  # 11 x 10 x 10 = 1100 cells
+    assert not v.start()
+    assert f"'cells': 1100 (allowed: at most {MAX_PAGE_CELLS} from a page)" in v.alert.object
+    assert v.handle is None and not (tmp_path / "sweeps").exists()
+
+
 @pytest.mark.skipif(not __import__("importlib").util.find_spec("distributed"),
                     reason="dask.distributed is not installed")
 def test_a_cli_sweep_folder_opens_in_the_view(tmp_path):
