@@ -71,6 +71,7 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
         self._theory_done.set()  # no theory pending
         self._last_draw, self._draw_cost = 0.0, 0.0
         self._cb = None
+        self._place = None  # the running sweep's queue place last shown
         ensure_bokeh()
         self._build()
 
@@ -181,6 +182,7 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
             self._say(f"{type(e).__name__}: {e}", "danger")
             return False
         self.handle, self.grid, self.preset_used = handle, grid, self.preset.value
+        self._place = handle.queue_place
         self.rows = handle.rows()
         self.status = "running"
         self._theory, self._marks = None, {}
@@ -215,8 +217,13 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
         h = self.handle
         ended = h is None or h.done  # read before draining: that drain has the last rows
         new = h.drain() if h is not None else []
+        place = h.queue_place if h is not None else None
         with self._holding():
-            if new or (h is not None and ended):
+            if new or (h is not None and ended) or place != self._place:
+                if self._place is not None and place is None and not ended:
+                    self._say(f"running {h.total} cells into {h.out} (the Dask cluster "
+                              "takes a few seconds to start)", "info")
+                self._place = place  # a queued sweep's place moves up, then it starts
                 self.rows = h.rows()
                 self._show_progress()
             if self._theory_ready:  # new lines and a second heatmap: new plots
