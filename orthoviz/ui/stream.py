@@ -25,6 +25,7 @@ import panel as pn
 
 from orthoviz.runtime import Runner
 from orthoviz.runtime.capacity import ADMISSION
+from orthoviz.ui.text import queue_place_text
 from orthoviz.viz.spec import ViewState
 
 #: ORTHOVIZ_TIMING_LOG=path appends each tick's wall and CPU time and what it drew, per
@@ -244,7 +245,7 @@ class StreamingMixin:
             if runner.device.startswith("cuda"):  # never moved to the CPU behind one's back
                 return (f"place {k} of {m} for the GPU ({g} run{'s' * (g > 1)} at a time "
                         "on it); choose the cpu device to run now")
-            return f"place {k} of {m} (this server computes {n} run{'s' * (n > 1)} at once)"
+            return queue_place_text(place, n)
         unsaved = f"; {runner.write_error}" if runner.write_error else ""
         if runner.status == "paused":
             return f"paused at step {runner.step}{unsaved}"

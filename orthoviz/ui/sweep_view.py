@@ -27,7 +27,7 @@ from orthoviz.runtime.sweep import parse_grid
 from orthoviz.runtime.sweep_handle import start_sweep
 from orthoviz.ui.plots import LivePane
 from orthoviz.ui.sweep_folders import SweepFolders
-from orthoviz.ui.text import SafeAlert
+from orthoviz.ui.text import SafeAlert, queue_place_text
 from orthoviz.viz import sweep as sv
 from orthoviz.viz.common import ensure_bokeh, placeholder
 from orthoviz.viz.curves import finite
@@ -189,14 +189,16 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
         self._keys = self._line_keys()
         self._start_theory()
         with self._holding():
-            self._say(f"{'queued' if handle.status == 'queued' else 'running'} "
-                      f"{handle.total} cells into {handle.out} (the Dask cluster takes a "
-                      "few seconds to start)", "info")
+            self._say_started(handle)
             self.start_button.disabled, self.cancel_button.disabled = True, False
             self._show_progress()
             self._reset_plots("the heatmap fills in as cells finish")
         self._start_pump()
         return True
+
+    def _say_started(self, h) -> None:
+        self._say(f"{'queued' if h.status == 'queued' else 'running'} {h.total} cells "
+                  f"into {h.out} (the Dask cluster takes a few seconds to start)", "info")
 
     def cancel(self) -> None:
         """Cancel the running sweep: no new cells; the finished ones stay in the table."""
@@ -221,8 +223,7 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
         with self._holding():
             if new or (h is not None and ended) or place != self._place:
                 if self._place is not None and place is None and not ended:
-                    self._say(f"running {h.total} cells into {h.out} (the Dask cluster "
-                              "takes a few seconds to start)", "info")
+                    self._say_started(h)  # its slots came: it starts now
                 self._place = place  # a queued sweep's place moves up, then it starts
                 self.rows = h.rows()
                 self._show_progress()
@@ -253,8 +254,7 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
 
     # -- polling --------------------------------------------------------------------------
     def _start_pump(self) -> None:
-        doc = pn.state.curdoc
-        if doc is None or doc.session_context is None:
+        if not _served():
             return  # not served: the caller polls refresh()
         self._stop_pump()
 
@@ -275,11 +275,9 @@ class SweepView(SweepFolders, pn.viewable.Viewer):
         self.progress.value = done
         place = self.handle.queue_place if self.handle is not None else None
         if place is not None:
-            k, m = place
             n = ADMISSION.limits()[0]
-            self.count.object = (f"queued: place {k} of {m} (this server computes {n} "
-                                 f"run{'s' * (n > 1)} at once; this sweep's workers take "
-                                 f"{min(self.handle.workers, n)})")
+            take = f"; this sweep's workers take {min(self.handle.workers, n)}"
+            self.count.object = f"queued: {queue_place_text(place, n, take)}"
         else:
             self.count.object = f"{done} / {total} cells"
 

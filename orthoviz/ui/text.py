@@ -33,6 +33,14 @@ def safe_message(text: Any) -> str:
     return plain_html(text)
 
 
+def queue_place_text(place: tuple[int, int], limit: int, more: str = "") -> str:
+    """"place k of m (this server computes n runs at once<more>)": a queued run's or
+    sweep's place in the server's run limit."""
+    k, m = place
+    return (f"place {k} of {m} (this server computes {limit} run{'s' * (limit > 1)} at "
+            f"once{more})")
+
+
 def bullet_text(items: Iterable[Any]) -> str:
     """Several messages as one plain text, one per line (for ``SafeAlert.object``)."""
     return "\n".join(f"• {x}" for x in items)
